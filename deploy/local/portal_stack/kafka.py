@@ -1,0 +1,163 @@
+"""Apache Kafka from Maven Central: jars cached per version, a KRaft single node, the topics."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import shutil
+import tomllib
+from pathlib import Path
+from string import Template
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from .config import DEPLOY, Config
+from .procs import (
+    StackError,
+    ensure_port_free,
+    port_open,
+    read_pid,
+    run,
+    spawn,
+    stop,
+    tail,
+    wait_until,
+)
+
+TEMPLATES = DEPLOY / "kafka"
+TOPICS_FILE = DEPLOY / "topics.toml"
+
+
+def _render(template: str, target: Path, **values: object) -> None:
+    text = Template((TEMPLATES / template).read_text()).substitute(values)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+
+
+def ensure_jars(cfg: Config, say) -> Path:
+    """The broker's jars for cfg.kafka_version; fetched once, then reused from the cache."""
+    done = cfg.jars / ".complete"
+    if done.exists():
+        return cfg.jars
+    say(f"fetching Kafka {cfg.kafka_version} jars from Maven Central")
+    build = cfg.jars.with_name(f".build-{cfg.kafka_version}")
+    shutil.rmtree(build, ignore_errors=True)
+    _render(
+        "pom.xml.template",
+        build / "pom.xml",
+        kafka_version=cfg.kafka_version,
+        log4j_version=cfg.log4j_version,
+    )
+    run(
+        [
+            "mvn",
+            "-B",
+            "-q",
+            "-f",
+            str(build / "pom.xml"),
+            "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
+            "-DincludeScope=runtime",
+            f"-DoutputDirectory={build / 'jars'}",
+        ]
+    )
+    # Move into place only when complete, so an interrupted fetch is never mistaken for a cache.
+    shutil.rmtree(cfg.jars, ignore_errors=True)
+    (build / "jars").rename(cfg.jars)
+    shutil.rmtree(build)
+    done.touch()
+    return cfg.jars
+
+
+def pid(cfg: Config) -> int | None:
+    return read_pid(cfg.run / "kafka.pid")
+
+
+def start(cfg: Config, say) -> None:
+    """Start the broker when it is not running; does not wait (see wait_ready)."""
+    if pid(cfg):
+        return
+    ensure_port_free(cfg.kafka_port, "kafka")
+    jars = ensure_jars(cfg, say)
+    data, props = cfg.kafka_dir / "data", cfg.kafka_dir / "server.properties"
+    _render(
+        "server.properties.template",
+        props,
+        port=cfg.kafka_port,
+        controller_port=cfg.kafka_controller_port,
+        data_dir=data,
+    )
+    classpath = ["-cp", f"{jars}/*"]
+    if not (data / "meta.properties").exists():
+        cluster_id = base64.urlsafe_b64encode(os.urandom(16)).rstrip(b"=").decode()
+        run(
+            [
+                "java",
+                *classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+            ],
+            log=cfg.logs / "kafka.log",
+        )
+    say(f"starting Kafka {cfg.kafka_version} on {cfg.kafka_bootstrap}")
+    spawn(
+        [
+            "java",
+            "-Xmx512m",
+            "-XX:+UseSerialGC",
+            f"-Dlog4j2.configurationFile={TEMPLATES / 'log4j2.properties'}",
+            *classpath,
+            "kafka.Kafka",
+            str(props),
+        ],
+        cfg.run / "kafka.pid",
+        cfg.logs / "kafka.log",
+        env={},
+        cwd=cfg.kafka_dir,
+    )
+
+
+def wait_ready(cfg: Config, timeout: float = 60) -> None:
+    # The broker opens its PLAINTEXT port only once fully started.
+    if not wait_until(lambda: port_open(cfg.kafka_port) or not pid(cfg), timeout) or not pid(cfg):
+        raise StackError(f"Kafka did not start\n--- kafka.log ---\n{tail(cfg.logs / 'kafka.log')}")
+
+
+def stop_server(cfg: Config) -> None:
+    stop(pid(cfg), timeout=30)
+
+
+def declared_topics(path: Path = TOPICS_FILE) -> list[NewTopic]:
+    topics = []
+    for entry in tomllib.loads(path.read_text())["topics"]:
+        configs = {k: str(v) for k, v in entry.items() if k not in ("name", "partitions")}
+        topics.append(NewTopic(entry["name"], entry["partitions"], 1, topic_configs=configs))
+    return topics
+
+
+async def _ensure_topics(bootstrap: str, topics: list[NewTopic]) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in topics if t.name not in existing]
+        if missing:
+            response = await admin.create_topics(missing)
+            # 36 = TOPIC_ALREADY_EXISTS: another `up` created it meanwhile, which is fine.
+            errors = [e for e in response.topic_errors if e[1] not in (0, 36)]
+            if errors:
+                raise StackError(f"creating topics failed: {errors}")
+        return [t.name for t in missing]
+    finally:
+        await admin.close()
+
+
+def ensure_topics(bootstrap: str, say, path: Path = TOPICS_FILE) -> None:
+    """Create the topics of topics.toml that do not exist yet (existing ones are left alone)."""
+    created = asyncio.run(_ensure_topics(bootstrap, declared_topics(path)))
+    if created:
+        say(f"created topics: {', '.join(created)}")

@@ -1,0 +1,211 @@
+"""The whole local stack: up (idempotent), down, status, logs, reset."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from . import gateway, kafka, postgres
+from .config import REPO, Config, Service
+from .procs import StackError, ensure_port_free, http_ok, port_open, read_pid, spawn, stop, tail
+from .system import ensure_packages
+
+HEALTH_TIMEOUT = 90
+
+
+def say(message: str) -> None:
+    print(f"portal-stack: {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """What tests and people need to reach the running stack."""
+
+    state_dir: Path
+    gateway_url: str
+    kafka_bootstrap: str
+    pg_host: str
+    pg_port: int
+    pg_user: str
+    pg_password: str
+    services: dict[str, str]  # name -> base URL of the process (bypassing the gateway)
+    admin_email: str
+    admin_password: str
+    jwt_private_key_file: Path
+
+    def pg_dsn(self, dbname: str) -> str:
+        return (
+            f"host={self.pg_host} port={self.pg_port} user={self.pg_user} "
+            f"password={self.pg_password} dbname={dbname}"
+        )
+
+    def docs_urls(self) -> dict[str, str]:
+        return {
+            name: f"{self.gateway_url}/{name}/docs"
+            for name in self.services
+            if name != "protocol-registry"
+        }
+
+
+def info(cfg: Config) -> StackInfo:
+    return StackInfo(
+        state_dir=cfg.state,
+        gateway_url=cfg.gateway_url,
+        kafka_bootstrap=cfg.kafka_bootstrap,
+        pg_host="127.0.0.1",
+        pg_port=cfg.pg_port,
+        pg_user=postgres.USER,
+        pg_password="postgres",  # noqa: S106 - trust auth; the services expect a value
+        services={s.name: s.url for s in cfg.services},
+        admin_email=cfg.admin_email,
+        admin_password=cfg.admin_password,
+        jwt_private_key_file=cfg.jwt_key,
+    )
+
+
+def _ensure_jwt_key(cfg: Config) -> None:
+    if cfg.jwt_key.exists():
+        return
+    say(f"generating the ES256 signing key {cfg.jwt_key}")
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    cfg.jwt_key.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cfg.jwt_key.with_suffix(".tmp")
+    tmp.write_bytes(pem)
+    tmp.chmod(0o600)
+    tmp.rename(cfg.jwt_key)
+
+
+def _service_pid(cfg: Config, service: Service) -> int | None:
+    return read_pid(cfg.run / f"{service.name}.pid")
+
+
+def _start_service(cfg: Config, service: Service) -> None:
+    if _service_pid(cfg, service):
+        return
+    ensure_port_free(service.port, service.name)
+    say(f"starting {service.name} on {service.url}")
+    uvicorn = Path(sys.executable).with_name("uvicorn")
+    spawn(
+        [str(uvicorn), service.app, "--host", "127.0.0.1", "--port", str(service.port)],
+        cfg.run / f"{service.name}.pid",
+        cfg.logs / f"{service.name}.log",
+        env=cfg.service_env(service),
+        cwd=REPO,
+    )
+
+
+def _wait_healthy(cfg: Config) -> None:
+    pending = list(cfg.services)
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    while pending:
+        for service in list(pending):
+            if http_ok(service.health_url):
+                pending.remove(service)
+            elif not _service_pid(cfg, service) or time.monotonic() > deadline:
+                log = cfg.logs / f"{service.name}.log"
+                state = "exited" if not _service_pid(cfg, service) else "is not healthy"
+                raise StackError(
+                    f"{service.name} {state} ({service.health_url})\n--- {log} ---\n{tail(log)}"
+                )
+        if pending:
+            time.sleep(0.2)
+
+
+def ensure_up(say=say) -> StackInfo:
+    """Start whatever of the stack is not running yet; a running healthy stack is left as is."""
+    cfg = Config.from_env()
+    for d in (cfg.state, cfg.logs, cfg.run):
+        d.mkdir(parents=True, exist_ok=True)
+    ensure_packages(say)
+    kafka.start(cfg, say)  # the broker boots while PostgreSQL does
+    postgres.ensure_running(cfg, say)
+    postgres.ensure_databases(
+        postgres.dsn(cfg, "postgres"), [s.database for s in cfg.services if s.database], say
+    )
+    _ensure_jwt_key(cfg)
+    kafka.wait_ready(cfg)
+    kafka.ensure_topics(cfg.kafka_bootstrap, say)
+    for service in cfg.services:
+        _start_service(cfg, service)
+    _wait_healthy(cfg)
+    gateway.ensure_running(cfg, say)
+    return info(cfg)
+
+
+def down() -> None:
+    cfg = Config.from_env()
+    gateway.stop_server(cfg)
+    for service in reversed(cfg.services):
+        stop(_service_pid(cfg, service))
+    kafka.stop_server(cfg)
+    postgres.stop_server(cfg)
+    for pid_file in cfg.run.glob("*.pid"):
+        pid_file.unlink()
+
+
+def reset() -> None:
+    """down, then wipe every piece of data; the Kafka jar cache stays."""
+    down()
+    cfg = Config.from_env()
+    if not cfg.state.exists():
+        return
+    for entry in cfg.state.iterdir():
+        if entry.name != "jars":
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+
+
+def processes(cfg: Config) -> list[tuple[str, int | None, int, str]]:
+    """(name, live pid or None, port, probe URL or '') for every process of the stack."""
+    return [
+        ("postgres", postgres.pid(cfg), cfg.pg_port, ""),
+        ("kafka", kafka.pid(cfg), cfg.kafka_port, ""),
+        *[(s.name, _service_pid(cfg, s), s.port, s.health_url) for s in cfg.services],
+        ("gateway", gateway.pid(cfg), cfg.gateway_port, f"{cfg.gateway_url}/health"),
+    ]
+
+
+def status() -> bool:
+    """Print one line per process; True when everything is up."""
+    all_up = True
+    for name, pid, port, url in processes(Config.from_env()):
+        up = pid is not None and (http_ok(url) if url else port_open(port))
+        all_up &= up
+        state = "up" if up else ("starting/unhealthy" if pid else "down")
+        print(f"{name:<18} {state:<18} pid={pid or '-':<8} port={port}")
+    return all_up
+
+
+def logs(name: str | None = None, lines: int = 20, follow: bool = False) -> None:
+    cfg = Config.from_env()
+    files = sorted(cfg.logs.glob(f"{name}.log" if name else "*.log"))
+    if not files:
+        raise StackError(f"no logs{' for ' + name if name else ''} in {cfg.logs}")
+    if follow:
+        os.execvp("tail", ["tail", "-n", str(lines), "-F", *map(str, files)])  # noqa: S606, S607
+    for log in files:
+        print(f"==> {log} <==\n{tail(log, lines)}\n")
+
+
+def init_external() -> None:
+    """Databases and topics on servers that someone else runs (docker-compose's init container)."""
+    env = os.environ
+    conninfo = (
+        f"host={env['POSTGRES_HOST']} port={env.get('POSTGRES_PORT', '5432')} "
+        f"user={env.get('POSTGRES_USER', 'postgres')} "
+        f"password={env.get('POSTGRES_PASSWORD', '')} dbname=postgres"
+    )
+    databases = [s.database for s in Config.from_env().services if s.database]
+    postgres.ensure_databases(conninfo, databases, say)
+    kafka.ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"], say)
