@@ -70,21 +70,21 @@ def info(cfg: Config) -> StackInfo:
     )
 
 
-def _ensure_jwt_key(cfg: Config) -> None:
-    if cfg.jwt_key.exists():
+def _ensure_jwt_key(path: Path) -> None:
+    if path.exists():
         return
-    say(f"generating the ES256 signing key {cfg.jwt_key}")
+    say(f"generating the ES256 signing key {path}")
     key = ec.generate_private_key(ec.SECP256R1())
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    cfg.jwt_key.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cfg.jwt_key.with_suffix(".tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
     tmp.write_bytes(pem)
     tmp.chmod(0o600)
-    tmp.rename(cfg.jwt_key)
+    tmp.rename(path)
 
 
 def _service_pid(cfg: Config, service: Service) -> int | None:
@@ -134,7 +134,7 @@ def ensure_up(say=say) -> StackInfo:
     postgres.ensure_databases(
         postgres.dsn(cfg, "postgres"), [s.database for s in cfg.services if s.database], say
     )
-    _ensure_jwt_key(cfg)
+    _ensure_jwt_key(cfg.jwt_key)
     kafka.wait_ready(cfg)
     kafka.ensure_topics(cfg.kafka_bootstrap, say)
     for service in cfg.services:
@@ -199,7 +199,8 @@ def logs(name: str | None = None, lines: int = 20, follow: bool = False) -> None
 
 
 def init_external() -> None:
-    """Databases and topics on servers that someone else runs (docker-compose's init container)."""
+    """Databases, topics and signing key for servers that someone else runs (docker-compose's
+    init container)."""
     env = os.environ
     conninfo = (
         f"host={env['POSTGRES_HOST']} port={env.get('POSTGRES_PORT', '5432')} "
@@ -209,3 +210,5 @@ def init_external() -> None:
     databases = [s.database for s in Config.from_env().services if s.database]
     postgres.ensure_databases(conninfo, databases, say)
     kafka.ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"], say)
+    if env.get("JWT_PRIVATE_KEY_FILE"):
+        _ensure_jwt_key(Path(env["JWT_PRIVATE_KEY_FILE"]))
