@@ -1,0 +1,320 @@
+"""Requests, complaints and proposals (SPEC R-1..R-5): the Request aggregate and the per-year
+counter that hands out human numbers.
+
+Topics are explicit and stable (`requests:...`): renaming a class never breaks stored history.
+Events that the relay translates into public contracts carry everything the contract needs
+(number, submitter), so the translation needs no extra reads.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+from importlib import resources
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+# Field limits shared by the domain checks and the HTTP models (R-1, R-2).
+SUBJECT_MAX = 200
+TEXT_MAX = 5000
+DESIRED_ACTION_MAX = 2000
+NOTE_MAX = 2000
+CATEGORY_MAX = 64
+
+
+class Kind(StrEnum):
+    """Αίτημα / Καταγγελία / Πρόταση (R-2)."""
+
+    REQUEST = "request"
+    COMPLAINT = "complaint"
+    PROPOSAL = "proposal"
+
+
+class Status(StrEnum):
+    SUBMITTED = "submitted"
+    UNDER_REVIEW = "under_review"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+
+
+# Allowed status changes (R-3). Anything else is a conflict (HTTP 409).
+#   submitted    -> under_review | in_progress | rejected
+#   under_review -> in_progress | completed | rejected
+#   in_progress  -> completed | rejected
+#   completed, rejected: terminal (the case is closed)
+ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
+    Status.SUBMITTED: frozenset({Status.UNDER_REVIEW, Status.IN_PROGRESS, Status.REJECTED}),
+    Status.UNDER_REVIEW: frozenset({Status.IN_PROGRESS, Status.COMPLETED, Status.REJECTED}),
+    Status.IN_PROGRESS: frozenset({Status.COMPLETED, Status.REJECTED}),
+    Status.COMPLETED: frozenset(),
+    Status.REJECTED: frozenset(),
+}
+
+
+class ProtocolStatus(StrEnum):
+    """Where the request stands with the protocol registry (R-4)."""
+
+    REQUESTED = "requested"
+    PENDING = "pending"  # the registry could not register it yet; retried automatically
+    ASSIGNED = "assigned"
+
+
+# --- domain exceptions (api.py maps them to HTTP errors) --------------------------------------
+
+
+class RequestsError(Exception):
+    """Base of the service's domain errors."""
+
+
+class InvalidSubmission(RequestsError):
+    """A required field is missing/blank or too long (R-2: clear error, nothing recorded)."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class UnknownCategory(RequestsError):
+    def __init__(self, category: str, known: list[str]):
+        super().__init__(f"unknown category {category!r}")
+        self.category = category
+        self.known = known
+
+
+class RequestNotFound(RequestsError):
+    """No such request, or not one the caller may see (R-5: never another user's)."""
+
+
+class InvalidTransition(RequestsError):
+    def __init__(self, current: str, wanted: str):
+        super().__init__(f"status cannot change from {current} to {wanted}")
+        self.current = current
+        self.wanted = wanted
+
+
+class ProtocolAlreadyAssigned(RequestsError):
+    def __init__(self, number: str):
+        super().__init__(f"already registered in the protocol as {number}")
+        self.number = number
+
+
+class ProtocolNumberConflict(RequestsError):
+    """The registry sent a second, different number for a request that has one already."""
+
+
+# --- validation --------------------------------------------------------------------------------
+
+
+def check_text_fields(**fields: tuple[str | None, int, bool]) -> dict[str, str]:
+    """Validate `name=(value, max_length, required)`; return the cleaned values (stripped).
+
+    Raises InvalidSubmission listing every bad field, so the caller gets one clear error.
+    """
+    errors: dict[str, str] = {}
+    cleaned: dict[str, str] = {}
+    for name, (value, max_length, required) in fields.items():
+        value = (value or "").strip()
+        if not value:
+            if required:
+                errors[name] = "required"
+            continue
+        if len(value) > max_length:
+            errors[name] = f"at most {max_length} characters"
+            continue
+        cleaned[name] = value
+    if errors:
+        raise InvalidSubmission(errors)
+    return cleaned
+
+
+def format_number(year: int, sequence: int) -> str:
+    """The human number (Α.Α.) shown beside the id, e.g. 2026/000042."""
+    return f"{year}/{sequence:06d}"
+
+
+# --- routing (R-3: forwarded to the competent clerks) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Category -> department, loaded from data (routing.toml)."""
+
+    default_department: str
+    departments: dict[str, str]
+
+    @classmethod
+    def load(cls, text: str | None = None) -> Routing:
+        if text is None:
+            text = resources.files(__package__).joinpath("routing.toml").read_text("utf-8")
+        data = tomllib.loads(text)
+        return cls(default_department=data["default"], departments=dict(data["categories"]))
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted(self.departments)
+
+    def department_for(self, category: str | None) -> str:
+        if category is None:
+            return self.default_department
+        try:
+            return self.departments[category]
+        except KeyError:
+            raise UnknownCategory(category, self.categories) from None
+
+
+# --- aggregates --------------------------------------------------------------------------------
+
+_COUNTER_NAMESPACE = uuid.UUID("0b7f0d6a-2f4e-4f8a-9a57-6a4e3f1c9d21")
+
+
+class YearCounter(Aggregate):
+    """Hands out the sequential human numbers of one year.
+
+    Its id is derived from the year, so every writer finds the same counter; it is saved in the
+    same transaction as the new Request, so two racing submissions cannot get one number (the
+    loser gets IntegrityError and retries with the next number).
+    """
+
+    TOPIC = "requests:YearCounter"
+
+    class Created(Aggregate.Created):
+        TOPIC = "requests:YearCounter.Created"
+        year: int
+
+    class Issued(Aggregate.Event):
+        TOPIC = "requests:YearCounter.Issued"
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, YearCounter)
+            aggregate.last += 1
+
+    @staticmethod
+    def create_id(year: int) -> UUID:
+        return uuid.uuid5(_COUNTER_NAMESPACE, f"requests/number/{year}")
+
+    @event(Created)
+    def __init__(self, year: int):
+        self.year = year
+        self.last = 0
+
+    def issue(self) -> str:
+        self.trigger_event(self.Issued)
+        return format_number(self.year, self.last)
+
+
+class Request(Aggregate):
+    """One request, complaint or proposal, named (R-2) or anonymous (R-1)."""
+
+    TOPIC = "requests:Request"
+
+    # The library defines an implicit `Created` class that needs a stable topic too; requests
+    # are only ever created through `Submitted`, so it is never stored.
+    class Created(Aggregate.Created):
+        TOPIC = "requests:Request.Created"
+
+    @event("Submitted", topic="requests:Request.Submitted")
+    def __init__(
+        self,
+        *,
+        number: str,
+        kind: str,
+        subject: str,
+        text: str,
+        desired_action: str | None,
+        category: str | None,
+        department: str,
+        submitted_by: UUID | None,
+    ):
+        self.number = number
+        self.kind = kind
+        self.subject = subject
+        self.text = text
+        self.desired_action = desired_action
+        self.category = category
+        self.department = department
+        self.submitted_by = submitted_by
+        self.status: str = Status.SUBMITTED.value
+        self.reply: str | None = None
+        self.protocol_status: str | None = None
+        self.protocol_number: str | None = None
+        self.protocol_date: str | None = None  # ISO date, as the registry gave it
+
+    @property
+    def anonymous(self) -> bool:
+        return self.submitted_by is None
+
+    # R-3: status changes ---------------------------------------------------------------------
+
+    def change_status(self, status: Status, note: str | None = None) -> None:
+        if status not in ALLOWED_TRANSITIONS[Status(self.status)]:
+            raise InvalidTransition(self.status, status.value)
+        self._status_changed(status.value, note, self.number, self.submitted_by)
+
+    # number and submitted_by ride along for the relay's public contract; state ignores them.
+    @event("StatusChanged", topic="requests:Request.StatusChanged")
+    def _status_changed(
+        self, status: str, note: str | None, number: str, submitted_by: UUID | None
+    ) -> None:
+        self.status = status
+
+    # R-3: reply -------------------------------------------------------------------------------
+
+    def answer(self, text: str) -> None:
+        """Record the municipality's reply (the latest one is shown; all stay in history)."""
+        self._replied(text, self.number, self.submitted_by)
+
+    @event("Replied", topic="requests:Request.Replied")
+    def _replied(self, text: str, number: str, submitted_by: UUID | None) -> None:
+        self.reply = text
+
+    # R-4: protocol --------------------------------------------------------------------------
+
+    def request_protocol(self) -> bool:
+        """Ask for registration; False when already asked (no second request, never two
+        numbers); ProtocolAlreadyAssigned when it has its number."""
+        if self.protocol_number is not None:
+            raise ProtocolAlreadyAssigned(self.protocol_number)
+        if self.protocol_status is not None:
+            return False
+        self._protocol_requested(self.subject, self.submitted_by)
+        return True
+
+    @event("ProtocolRequested", topic="requests:Request.ProtocolRequested")
+    def _protocol_requested(self, title: str, applicant_id: UUID | None) -> None:
+        self.protocol_status = ProtocolStatus.REQUESTED.value
+
+    def mark_protocol_pending(self, attempts: int, reason: str) -> bool:
+        """The registry is retrying; False (no event) when already pending or assigned."""
+        if self.protocol_number is not None or self.protocol_status == ProtocolStatus.PENDING:
+            return False
+        self._protocol_pending(attempts, reason)
+        return True
+
+    @event("ProtocolPending", topic="requests:Request.ProtocolPending")
+    def _protocol_pending(self, attempts: int, reason: str) -> None:
+        self.protocol_status = ProtocolStatus.PENDING.value
+
+    def record_protocol(self, number: str, date: str) -> bool:
+        """Record the protocol number/date; idempotent by state (same number again -> False).
+
+        A different number for a request that already has one is never recorded
+        (ProtocolNumberConflict): one request, one protocol number.
+        """
+        if self.protocol_number == number:
+            return False
+        if self.protocol_number is not None:
+            raise ProtocolNumberConflict(
+                f"request {self.id} has protocol {self.protocol_number}, got {number}"
+            )
+        self._protocol_assigned(number, date, self.submitted_by)
+        return True
+
+    @event("ProtocolAssigned", topic="requests:Request.ProtocolAssigned")
+    def _protocol_assigned(self, number: str, date: str, submitted_by: UUID | None) -> None:
+        self.protocol_status = ProtocolStatus.ASSIGNED.value
+        self.protocol_number = number
+        self.protocol_date = date

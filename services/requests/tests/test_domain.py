@@ -1,0 +1,115 @@
+"""Domain rules of the Request aggregate and the year counter (SPEC R-1..R-4)."""
+
+from uuid import uuid4
+
+import pytest
+from requests_service.domainmodel import (
+    ALLOWED_TRANSITIONS,
+    InvalidSubmission,
+    InvalidTransition,
+    ProtocolAlreadyAssigned,
+    ProtocolNumberConflict,
+    Request,
+    Routing,
+    Status,
+    UnknownCategory,
+    YearCounter,
+    check_text_fields,
+)
+
+
+def new_request(**overrides) -> Request:
+    fields = dict(
+        number="2026/000001",
+        kind="complaint",
+        subject="Λακκούβα",
+        text="Στην οδό Ερμού",
+        desired_action=None,
+        category="roads",
+        department="technical",
+        submitted_by=uuid4(),
+    )
+    return Request(**(fields | overrides))
+
+
+def walk(request: Request, *path: Status) -> None:
+    for status in path:
+        request.change_status(status)
+
+
+def test_r2_year_counter_numbers_are_sequential_and_per_year():
+    counter = YearCounter(2026)
+    assert [counter.issue() for _ in range(3)] == ["2026/000001", "2026/000002", "2026/000003"]
+    assert YearCounter.create_id(2026) == counter.id == YearCounter.create_id(2026)
+    assert YearCounter.create_id(2027) != counter.id
+
+
+@pytest.mark.parametrize(
+    ("current", "wanted"),
+    [(c, w) for c in Status for w in Status],
+)
+def test_r3_status_transitions_follow_the_table(current, wanted):
+    request = new_request()
+    paths = {
+        Status.SUBMITTED: [],
+        Status.UNDER_REVIEW: [Status.UNDER_REVIEW],
+        Status.IN_PROGRESS: [Status.IN_PROGRESS],
+        Status.COMPLETED: [Status.IN_PROGRESS, Status.COMPLETED],
+        Status.REJECTED: [Status.REJECTED],
+    }
+    walk(request, *paths[current])
+    if wanted in ALLOWED_TRANSITIONS[current]:
+        request.change_status(wanted)
+        assert request.status == wanted
+    else:
+        with pytest.raises(InvalidTransition):
+            request.change_status(wanted)
+        assert request.status == current
+
+
+def test_r3_completed_and_rejected_are_terminal():
+    assert not ALLOWED_TRANSITIONS[Status.COMPLETED]
+    assert not ALLOWED_TRANSITIONS[Status.REJECTED]
+
+
+def test_r3_reply_is_recorded():
+    request = new_request()
+    request.answer("Θα επισκευαστεί")
+    assert request.reply == "Θα επισκευαστεί"
+
+
+def test_r4_protocol_requested_once_and_number_never_overwritten():
+    request = new_request()
+    assert request.request_protocol() is True
+    assert request.request_protocol() is False  # already asked: nothing new
+    assert request.mark_protocol_pending(1, "registry down") is True
+    assert request.mark_protocol_pending(2, "registry down") is False
+    assert request.record_protocol("1234", "2026-03-01") is True
+    assert request.record_protocol("1234", "2026-03-01") is False  # duplicate: no event
+    with pytest.raises(ProtocolNumberConflict):
+        request.record_protocol("9999", "2026-03-02")
+    with pytest.raises(ProtocolAlreadyAssigned):
+        request.request_protocol()
+    assert (request.protocol_number, request.protocol_date) == ("1234", "2026-03-01")
+    assert request.protocol_status == "assigned"
+
+
+def test_r2_text_fields_required_stripped_and_limited():
+    assert check_text_fields(subject=("  a  ", 5, True)) == {"subject": "a"}
+    with pytest.raises(InvalidSubmission) as info:
+        check_text_fields(subject=("   ", 5, True), text=("x" * 6, 5, True), extra=(None, 5, False))
+    assert info.value.errors == {"subject": "required", "text": "at most 5 characters"}
+
+
+def test_r3_routing_by_category_is_data():
+    routing = Routing.load('default = "desk"\n[categories]\nroads = "technical"\n')
+    assert routing.department_for("roads") == "technical"
+    assert routing.department_for(None) == "desk"
+    with pytest.raises(UnknownCategory):
+        routing.department_for("weather")
+
+
+def test_r3_packaged_routing_has_a_default():
+    routing = Routing.load()
+    assert routing.default_department == "citizen_services"
+    assert routing.department_for("roads") == "technical"
