@@ -1,0 +1,1 @@
+"""Public event contracts, envelope, outbox relay and idempotent Kafka consumer."""

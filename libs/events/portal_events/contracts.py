@@ -1,0 +1,212 @@
+"""Public event contracts: what services tell each other over Kafka.
+
+Each contract is a versioned pydantic model. Contracts only ever change additively (new optional
+fields); a breaking change is a new class `...V2` published beside `...V1`. Every contract has a
+committed JSON Schema snapshot in `libs/events/schemas/` (see `portal_events.schemas`).
+
+Consumers ignore fields they do not know (`extra="ignore"`) and types they do not know
+(`decode` returns None).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Kafka topics, one per producing aggregate (DESIGN "Between services").
+IDENTITY_USER_EVENTS = "identity.user.events"
+REQUESTS_REQUEST_EVENTS = "requests.request.events"
+PROTOCOL_REGISTRATION_EVENTS = "protocol.registration.events"
+
+
+class Contract(BaseModel):
+    """Base of every public event contract."""
+
+    TYPE: ClassVar[str]
+    VERSION: ClassVar[int]
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+_REGISTRY: dict[tuple[str, int], type[Contract]] = {}
+
+
+def contract(cls: type[Contract]) -> type[Contract]:
+    """Register a contract class under its (TYPE, VERSION)."""
+    key = (cls.TYPE, cls.VERSION)
+    if key in _REGISTRY:
+        raise ValueError(f"contract {key} registered twice")
+    _REGISTRY[key] = cls
+    return cls
+
+
+def contract_class(type_: str, version: int) -> type[Contract] | None:
+    return _REGISTRY.get((type_, version))
+
+
+def all_contracts() -> list[type[Contract]]:
+    return sorted(_REGISTRY.values(), key=lambda c: (c.TYPE, c.VERSION))
+
+
+UserKind = Literal["citizen", "business"]
+
+
+# --- identity (SPEC ID-1..ID-4) -------------------------------------------------------------
+
+
+@contract
+class UserRegisteredV1(Contract):
+    """A citizen or business user registered (SPEC ID-1)."""
+
+    TYPE: ClassVar[str] = "UserRegistered"
+    VERSION: ClassVar[int] = 1
+
+    user_id: UUID
+    kind: UserKind
+    email: str
+    registered_at: datetime
+
+
+@contract
+class ProfileUpdatedV1(Contract):
+    """A user's details changed (SPEC ID-2); `profile_complete` is derived by identity."""
+
+    TYPE: ClassVar[str] = "ProfileUpdated"
+    VERSION: ClassVar[int] = 1
+
+    user_id: UUID
+    kind: UserKind
+    afm: str | None = Field(None, description="Tax id (ΑΦΜ), check digit validated")
+    display_name: str | None = Field(None, description="Full name or legal name")
+    profile_complete: bool
+
+
+@contract
+class UserVerifiedV1(Contract):
+    """A clerk verified the user in person (SPEC ID-3)."""
+
+    TYPE: ClassVar[str] = "UserVerified"
+    VERSION: ClassVar[int] = 1
+
+    user_id: UUID
+    document_type: str
+    verified_by: UUID
+    verified_at: datetime
+
+
+@contract
+class VerificationRevokedV1(Contract):
+    """A clerk revoked a user's verification, with a reason (SPEC ID-3)."""
+
+    TYPE: ClassVar[str] = "VerificationRevoked"
+    VERSION: ClassVar[int] = 1
+
+    user_id: UUID
+    reason: str
+    revoked_by: UUID
+    revoked_at: datetime
+
+
+# --- requests (SPEC R-1..R-5) ---------------------------------------------------------------
+
+RequestKind = Literal["request", "complaint", "proposal"]
+RequestStatus = Literal["submitted", "under_review", "in_progress", "completed", "rejected"]
+
+
+@contract
+class RequestSubmittedV1(Contract):
+    """A request, complaint or proposal was submitted, named or anonymous (SPEC R-1, R-2)."""
+
+    TYPE: ClassVar[str] = "RequestSubmitted"
+    VERSION: ClassVar[int] = 1
+
+    request_id: UUID
+    number: str = Field(description="Human number, sequential per year, e.g. 2026/000042")
+    kind: RequestKind
+    subject: str
+    category: str | None = None
+    department: str
+    anonymous: bool
+    submitted_by: UUID | None = Field(None, description="The user; None when anonymous")
+    submitted_at: datetime
+
+
+@contract
+class RequestStatusChangedV1(Contract):
+    """A clerk changed a request's status (SPEC R-3)."""
+
+    TYPE: ClassVar[str] = "RequestStatusChanged"
+    VERSION: ClassVar[int] = 1
+
+    request_id: UUID
+    number: str
+    status: RequestStatus
+    note: str | None = None
+    submitted_by: UUID | None = None
+    changed_at: datetime
+
+
+@contract
+class RequestRepliedV1(Contract):
+    """A clerk replied to a request (SPEC R-3); the citizen is informed (X-2)."""
+
+    TYPE: ClassVar[str] = "RequestReplied"
+    VERSION: ClassVar[int] = 1
+
+    request_id: UUID
+    number: str
+    submitted_by: UUID | None = None
+    replied_at: datetime
+
+
+# --- protocol registry (SPEC R-4, C-4) ------------------------------------------------------
+
+DocumentType = Literal["request", "civil_registry_certificate", "tap_certificate"]
+
+
+@contract
+class ProtocolRequestedV1(Contract):
+    """A service asks for a document to be registered in the protocol registry (R-4, C-4).
+
+    Published by the owner of the document on its own topic; the protocol service consumes it.
+    `document_id` is the idempotency key at the registry: one document, one number.
+    """
+
+    TYPE: ClassVar[str] = "ProtocolRequested"
+    VERSION: ClassVar[int] = 1
+
+    document_id: UUID
+    document_type: DocumentType
+    title: str = Field(description="What the registry records as the document's subject")
+    applicant_id: UUID | None = None
+    requested_at: datetime
+
+
+@contract
+class ProtocolAssignedV1(Contract):
+    """The registry gave a document its protocol number and date (R-4, C-4)."""
+
+    TYPE: ClassVar[str] = "ProtocolAssigned"
+    VERSION: ClassVar[int] = 1
+
+    document_id: UUID
+    document_type: DocumentType
+    protocol_number: str
+    protocol_date: date
+
+
+@contract
+class ProtocolRegistrationPendingV1(Contract):
+    """The registry could not register the document yet; it is retried automatically (C-4)."""
+
+    TYPE: ClassVar[str] = "ProtocolRegistrationPending"
+    VERSION: ClassVar[int] = 1
+
+    document_id: UUID
+    document_type: DocumentType
+    attempts: int
+    reason: str
+    next_attempt_at: datetime

@@ -1,0 +1,58 @@
+"""Real-Kafka helpers for the library's integration tests: throwaway topics, reading them back."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+
+async def create_topics(bootstrap: str, *names: str, partitions: int = 3) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in names]
+        )
+    finally:
+        await admin.close()
+
+
+async def delete_topics(bootstrap: str, *names: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(list(names))
+    finally:
+        await admin.close()
+
+
+def unique_topic(prefix: str = "test") -> str:
+    return f"{prefix}.{uuid.uuid4().hex[:12]}"
+
+
+async def read_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 30.0) -> list:
+    """Read a topic from the beginning until at least `expect` records or the timeout."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list = []
+    try:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while len(records) < expect and asyncio.get_running_loop().time() < deadline:
+            batches = await consumer.getmany(timeout_ms=300)
+            for batch in batches.values():
+                records.extend(batch)
+        # A short extra read catches records beyond the expected count (duplicates).
+        for batch in (await consumer.getmany(timeout_ms=500)).values():
+            records.extend(batch)
+    finally:
+        await consumer.stop()
+    return records

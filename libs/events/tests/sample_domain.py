@@ -1,0 +1,53 @@
+"""A tiny event-sourced application for the library's own tests (relay, consumer, metadata)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import ClassVar
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from portal_events.contracts import Contract, RequestSubmittedV1
+from portal_events.mapper import MAPPER_TOPIC
+
+
+class Parcel(Aggregate):
+    TOPIC = "tests:Parcel"
+
+    class Created(Aggregate.Created):
+        TOPIC = "tests:Parcel.Created"
+
+    @event("Registered", topic="tests:Parcel.Registered")
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.notes: list[str] = []
+
+    @event("Noted", topic="tests:Parcel.Noted")
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+class ParcelApplication(Application):
+    name = "Parcels"
+    env: ClassVar[dict[str, str]] = {"MAPPER_TOPIC": MAPPER_TOPIC, "SINGLE_ROW_TRACKING": "y"}
+
+
+def make_translate(topic: str):
+    """Publish each Registered as a (borrowed) public contract; Noted stays private."""
+
+    def translate(domain_event) -> Iterable[tuple[str, Contract]]:
+        if isinstance(domain_event, Parcel.Registered):
+            yield (
+                topic,
+                RequestSubmittedV1(
+                    request_id=domain_event.originator_id,
+                    number=domain_event.label,
+                    kind="request",
+                    subject=domain_event.label,
+                    department="tests",
+                    anonymous=True,
+                    submitted_at=domain_event.timestamp,
+                ),
+            )
+
+    return translate

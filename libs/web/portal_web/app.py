@@ -1,0 +1,71 @@
+"""The FastAPI app every service builds: docs and health under its prefix, errors, correlation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel
+
+from portal_web.auth import TokenVerifier
+from portal_web.correlation import CorrelationIdMiddleware
+from portal_web.errors import install_error_handlers
+from portal_web.settings import ServiceSettings
+
+HealthCheck = Callable[[], bool]
+
+
+class Health(BaseModel):
+    status: str
+    service: str
+    checks: dict[str, bool]
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    settings: ServiceSettings,
+    routers: Sequence[APIRouter],
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
+    health_checks: dict[str, HealthCheck] | None = None,
+    token_verifier: TokenVerifier | None = None,
+    version: str = "0.1.0",
+) -> FastAPI:
+    """Build a service's app; all its paths live under `/<name>` so the gateway needs no rewrites.
+
+    `health_checks` are read from `app.state.health_checks` at request time too, so a lifespan
+    can add checks for what it starts.
+    """
+    prefix = f"/{name}"
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=lifespan,
+        docs_url=f"{prefix}/docs",
+        redoc_url=None,
+        openapi_url=f"{prefix}/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.health_checks = dict(health_checks or {})
+    app.state.token_verifier = token_verifier or TokenVerifier(
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url
+    )
+    install_error_handlers(app)
+    app.add_middleware(CorrelationIdMiddleware)
+
+    @app.get(f"{prefix}/health", response_model=Health, tags=["operations"])
+    def health() -> Health:
+        """Liveness and readiness of the service and what it depends on."""
+        checks = {check: bool(probe()) for check, probe in app.state.health_checks.items()}
+        return Health(
+            status="ok" if all(checks.values()) else "degraded", service=name, checks=checks
+        )
+
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,105 @@
+"""One JSON error shape for every service: {code, message, details?} (DESIGN "HTTP")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger()
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    code: str = Field(examples=["not_found"], description="Stable machine-readable code")
+    message: str = Field(examples=["Request not found"], description="For people; may be Greek")
+    details: Any | None = Field(None, description="Per-field problems for invalid input")
+
+
+class ApiError(Exception):
+    """Raise from a route to answer with the shared error shape."""
+
+    def __init__(self, status_code: int, code: str, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "too_many_requests",
+}
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body = ErrorBody(code=code, message=message, details=details)
+    return JSONResponse(
+        body.model_dump(exclude_none=True), status_code=status_code, headers=headers
+    )
+
+
+def _field_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "field": ".".join(str(p) for p in err.get("loc", ()) if p != "body"),
+            "problem": err.get("msg", "invalid"),
+            "type": err.get("type"),
+        }
+        for err in exc.errors()
+    ]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status_code, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
+        return error_response(exc.status_code, code, message, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(
+            422,
+            "invalid_input",
+            "The request has invalid or missing fields.",
+            _field_problems(exc),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", error=repr(exc))
+        return error_response(500, "internal_error", "Something went wrong on our side.")
+
+
+# OpenAPI: the error responses every protected route may give.
+def error_responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        code: {"model": ErrorBody, "description": _CODES.get(code, "error")}
+        for code in status_codes
+    }

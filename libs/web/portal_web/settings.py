@@ -1,0 +1,36 @@
+"""Settings every service shares; each service subclasses them (pydantic-settings, from env)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = 54329
+    postgres_user: str = "postgres"
+    postgres_password: str = ""  # the local stack trusts loopback; set it elsewhere
+    postgres_dbname: str = "postgres"
+
+    kafka_enabled: bool = True
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
+
+    jwks_url: str = "http://127.0.0.1:8101/identity/.well-known/jwks.json"
+    jwt_issuer: str = "portal-identity"
+    jwt_audience: str = "portal"
+
+    log_format: str = "json"
+    log_level: str = "INFO"
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The environment the eventsourcing Application reads for its PostgreSQL store."""
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_HOST": self.postgres_host,
+            "POSTGRES_PORT": str(self.postgres_port),
+            "POSTGRES_USER": self.postgres_user,
+            "POSTGRES_PASSWORD": self.postgres_password,
+            "POSTGRES_DBNAME": self.postgres_dbname,
+        }
