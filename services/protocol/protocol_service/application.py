@@ -1,0 +1,83 @@
+"""The protocol service's Application: record registrations and what the registry answered."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from portal_events.mapper import MAPPER_TOPIC
+
+from protocol_service.domainmodel import Registration, id_for
+
+
+class RegistrationNotFoundError(Exception):
+    """No registration was requested for this document."""
+
+
+class DateAsISO(Transcoding):
+    """Stores a `date` (the protocol date) as "YYYY-MM-DD"; the library has none built in."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class ProtocolApplication(Application[UUID]):
+    name = "Protocol"
+    env: ClassVar[dict[str, Any]] = {"MAPPER_TOPIC": MAPPER_TOPIC, "SINGLE_ROW_TRACKING": "y"}
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def request_registration(
+        self,
+        *,
+        document_id: UUID,
+        document_type: str,
+        title: str,
+        applicant_id: UUID | None = None,
+    ) -> bool:
+        """Record that the document must be registered; False if it already was requested."""
+        registration = Registration(
+            document_id=document_id,
+            document_type=document_type,
+            title=title,
+            applicant_id=applicant_id,
+        )
+        try:
+            self.save(registration)
+        except IntegrityError:
+            # Same document, same registration id: a repeated request changes nothing.
+            return False
+        return True
+
+    def registration(self, document_id: UUID) -> Registration:
+        try:
+            return self.repository.get(id_for(document_id))
+        except AggregateNotFoundError:
+            raise RegistrationNotFoundError(document_id) from None
+
+    def record_failed_attempt(
+        self, document_id: UUID, reason: str, next_attempt_at: datetime
+    ) -> Registration:
+        registration = self.registration(document_id)
+        registration.fail_attempt(reason, next_attempt_at)
+        self.save(registration)
+        return registration
+
+    def record_assignment(
+        self, document_id: UUID, protocol_number: str, protocol_date: date
+    ) -> Registration:
+        registration = self.registration(document_id)
+        if registration.assign(protocol_number, protocol_date):
+            self.save(registration)
+        return registration

@@ -1,0 +1,172 @@
+"""The registrar: asks the protocol registry for a number for every registration that is due.
+
+A registration is due when it was just requested or its next attempt time has come (from the
+pending read model, so a restart loses nothing). Success records `Assigned`; an outage, a
+timeout or a 5xx records `AttemptFailed` with the next attempt after an exponential backoff.
+The document id is the idempotency key at the registry, so a retry after a lost answer gets
+the number the registry already gave: one document, one number (SPEC C-4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+import httpx
+import structlog
+from portal_events import context
+
+from protocol_service.application import ProtocolApplication
+from protocol_service.domainmodel import Registration
+from protocol_service.views import PendingRegistrationsView
+
+log = structlog.get_logger()
+ACTOR = context.Actor.system("protocol-registrar")
+
+
+@dataclass(frozen=True)
+class Assignment:
+    protocol_number: str
+    protocol_date: date
+
+
+class RegistryUnavailableError(Exception):
+    """The registry did not register the document this time (down, slow, or a server error)."""
+
+
+class RegistryClient(Protocol):
+    """The municipality's protocol registry, as the registrar needs it."""
+
+    def register(self, registration: Registration) -> Assignment:
+        """Register the document (idempotent per document id); raise RegistryUnavailableError."""
+        ...
+
+
+class HttpRegistryClient:
+    """Adapter to the registry's HTTP API (the simulator in deploy/simulators speaks it too)."""
+
+    def __init__(self, base_url: str, timeout_seconds: float = 2.0) -> None:
+        self._http = httpx.Client(base_url=base_url, timeout=timeout_seconds)
+
+    def register(self, registration: Registration) -> Assignment:
+        body = {"document_type": registration.document_type, "title": registration.title}
+        if registration.applicant_id is not None:
+            body["applicant_id"] = str(registration.applicant_id)
+        try:
+            response = self._http.post(
+                "/registrations",
+                json=body,
+                headers={"Idempotency-Key": str(registration.document_id)},
+            )
+        except httpx.TimeoutException as exc:
+            raise RegistryUnavailableError("timeout") from exc
+        except httpx.HTTPError as exc:
+            raise RegistryUnavailableError(f"unreachable: {type(exc).__name__}") from exc
+        if response.status_code not in (200, 201):
+            # 4xx would be our bug, but retrying it (with backoff) is safer than dropping it.
+            raise RegistryUnavailableError(f"HTTP {response.status_code}")
+        data = response.json()
+        return Assignment(data["protocol_number"], date.fromisoformat(data["protocol_date"]))
+
+    def close(self) -> None:
+        self._http.close()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: base * 2^(attempt-1), capped, with a little jitter (±jitter)."""
+
+    base_seconds: float = 1.0
+    max_seconds: float = 30.0
+    jitter: float = 0.1
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        exponential = min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1))
+        # Jitter spreads the retries of many documents that failed in the same outage.
+        jittered = exponential * (1 + self.jitter * (2 * rand() - 1))
+        return min(self.max_seconds, jittered)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Registrar:
+    def __init__(
+        self,
+        app: ProtocolApplication,
+        view: PendingRegistrationsView,
+        client: RegistryClient,
+        policy: RetryPolicy,
+        *,
+        poll_seconds: float = 0.2,
+        concurrency: int = 4,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.app = app
+        self.view = view
+        self.client = client
+        self.policy = policy
+        self.poll_seconds = poll_seconds
+        self.concurrency = concurrency
+        self.clock = clock
+
+    def process_one(self) -> bool:
+        """Handle one due registration, if any; True when the registry was asked."""
+        now = self.clock()
+        with self.view.claim_due(now) as row:
+            if row is None:
+                return False
+            with context.bound(correlation_id=row["correlation_id"], actor=ACTOR):
+                return self._attempt(row["document_id"], now)
+
+    def _attempt(self, document_id: UUID, now: datetime) -> bool:
+        registration = self.app.registration(document_id)
+        if not registration.is_due(now):
+            # The read model lags a moment behind the aggregate (assigned or rescheduled).
+            return False
+        try:
+            assignment = self.client.register(registration)
+        except RegistryUnavailableError as exc:
+            attempt = registration.attempts + 1
+            next_at = self.clock() + timedelta(seconds=self.policy.delay(attempt))
+            self.app.record_failed_attempt(document_id, str(exc), next_at)
+            log.warning(
+                "protocol_registration_failed",
+                document_id=str(document_id),
+                attempt=attempt,
+                reason=str(exc),
+                next_attempt_at=next_at.isoformat(),
+            )
+        else:
+            self.app.record_assignment(
+                document_id, assignment.protocol_number, assignment.protocol_date
+            )
+            log.info(
+                "protocol_assigned",
+                document_id=str(document_id),
+                protocol_number=assignment.protocol_number,
+            )
+        return True
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set: `concurrency` loops, each one registration at a time."""
+        await asyncio.gather(*(self._loop(stop) for _ in range(self.concurrency)))
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = await asyncio.to_thread(self.process_one)
+            except Exception:
+                # E.g. the database is briefly away: log, wait, try again; never die.
+                log.exception("registrar_error")
+                busy = False
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll_seconds)

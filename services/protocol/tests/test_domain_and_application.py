@@ -1,0 +1,153 @@
+"""Registration, application, backoff, contracts; in-memory persistence (SPEC R-4, C-4)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from portal_events import context
+from portal_events.contracts import (
+    PROTOCOL_REGISTRATION_EVENTS,
+    ProtocolAssignedV1,
+    ProtocolRegistrationPendingV1,
+    ProtocolRequestedV1,
+)
+from portal_events.envelope import wrap
+from portal_events.mapper import event_metadata
+from protocol_service.application import ProtocolApplication, RegistrationNotFoundError
+from protocol_service.domainmodel import AlreadyAssignedError, Registration, id_for
+from protocol_service.integration import ProtocolRequestedHandler, to_contracts
+from protocol_service.registrar import RetryPolicy
+
+NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def app():
+    app = ProtocolApplication()
+    yield app
+    app.close()
+
+
+def request(app: ProtocolApplication, document_id: uuid.UUID) -> bool:
+    return app.request_registration(
+        document_id=document_id, document_type="request", title="Αίτημα 2026/000001"
+    )
+
+
+def test_duplicate_request_makes_one_registration_c4(app):
+    document_id = uuid.uuid4()
+    assert request(app, document_id) is True
+    assert request(app, document_id) is False
+
+    registration = app.registration(document_id)
+    assert registration.id == id_for(document_id)
+    assert registration.version == 1
+    assert registration.status == "pending"
+    assert registration.is_due(NOW)
+
+
+def test_unknown_document_is_not_found(app):
+    with pytest.raises(RegistrationNotFoundError):
+        app.registration(uuid.uuid4())
+
+
+def test_failed_attempts_count_and_reschedule_then_assignment_is_final_c4(app):
+    document_id = uuid.uuid4()
+    request(app, document_id)
+    later = NOW + timedelta(seconds=2)
+    app.record_failed_attempt(document_id, "HTTP 503", later)
+    registration = app.record_failed_attempt(document_id, "timeout", later)
+    assert (registration.attempts, registration.last_failure) == (2, "timeout")
+    assert not registration.is_due(NOW)
+    assert registration.is_due(later)
+
+    app.record_assignment(document_id, "2026/000017", date(2026, 3, 1))
+    # A second answer (e.g. after a lost response) changes nothing: one document, one number.
+    registration = app.record_assignment(document_id, "2026/000099", date(2026, 3, 2))
+    assert (registration.protocol_number, registration.version) == ("2026/000017", 4)
+    assert registration.status == "assigned"
+    assert not registration.is_due(later)
+    with pytest.raises(AlreadyAssignedError):
+        app.record_failed_attempt(document_id, "late failure", later)
+
+
+def test_backoff_doubles_up_to_the_cap_with_small_jitter():
+    policy = RetryPolicy(base_seconds=1, max_seconds=30, jitter=0.1)
+    no_jitter = [policy.delay(n, rand=lambda: 0.5) for n in range(1, 8)]
+    assert no_jitter == [1, 2, 4, 8, 16, 30, 30]
+    assert policy.delay(3, rand=lambda: 0.0) == pytest.approx(3.6)
+    assert policy.delay(3, rand=lambda: 1.0) == pytest.approx(4.4)
+    assert policy.delay(10, rand=lambda: 1.0) == 30  # never above the cap
+
+
+def test_events_carry_actor_and_correlation_metadata_x1(app):
+    document_id = uuid.uuid4()
+    with context.bound(correlation_id="corr-1", actor=context.Actor("u1", "clerk")):
+        request(app, document_id)
+    (stored,) = app.repository.event_store.get(id_for(document_id))
+    assert event_metadata(stored)["correlation_id"] == "corr-1"
+    assert event_metadata(stored)["actor"] == {"id": "u1", "role": "clerk"}
+
+
+def test_contracts_assigned_and_first_failure_only_c4(app):
+    document_id = uuid.uuid4()
+    request(app, document_id)
+    for _ in range(3):
+        app.record_failed_attempt(document_id, "HTTP 503", NOW)
+    app.record_assignment(document_id, "2026/000017", date(2026, 3, 1))
+    events = list(app.repository.event_store.get(id_for(document_id)))
+
+    published = [to_contracts(event) for event in events]
+    assert published[0] == []  # Requested is private
+    assert published[1] == [
+        (
+            PROTOCOL_REGISTRATION_EVENTS,
+            ProtocolRegistrationPendingV1(
+                document_id=document_id,
+                document_type="request",
+                attempts=1,
+                reason="HTTP 503",
+                next_attempt_at=NOW,
+            ),
+        )
+    ]
+    assert published[2] == published[3] == []
+    assert published[4] == [
+        (
+            PROTOCOL_REGISTRATION_EVENTS,
+            ProtocolAssignedV1(
+                document_id=document_id,
+                document_type="request",
+                protocol_number="2026/000017",
+                protocol_date=date(2026, 3, 1),
+            ),
+        )
+    ]
+
+
+def test_consumer_handler_is_idempotent_and_keeps_correlation_r4(app):
+    contract = ProtocolRequestedV1(
+        document_id=uuid.uuid4(),
+        document_type="request",
+        title="Αίτημα 2026/000001",
+        requested_at=NOW,
+    )
+    envelope = wrap(
+        contract,
+        source="requests",
+        subject=str(contract.document_id),
+        sequence=5,
+        occurred_at=NOW,
+        metadata={"correlation_id": "corr-9", "actor": {"id": "clerk-1", "role": "clerk"}},
+    )
+    handler = ProtocolRequestedHandler(app)
+    handler(envelope, contract)
+    handler(envelope, contract)  # redelivered
+
+    (stored,) = app.repository.event_store.get(id_for(contract.document_id))
+    assert isinstance(stored, Registration.Requested)
+    assert event_metadata(stored)["correlation_id"] == "corr-9"
+    assert event_metadata(stored)["causation_id"] == str(envelope.event_id)
+    assert event_metadata(stored)["actor"] == {"id": "clerk-1", "role": "clerk"}
