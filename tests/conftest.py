@@ -1,0 +1,137 @@
+"""End-to-end fixtures: the whole portal through its gateway, as the web front end uses it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+
+@pytest.fixture(scope="session")
+def stack():
+    from portal_stack import ensure_up
+
+    return ensure_up()
+
+
+@pytest.fixture(scope="session")
+def gateway(stack) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=stack.gateway_url, timeout=15.0) as client:
+        yield client
+
+
+@dataclass
+class User:
+    """A logged-in portal user as the gateway knows them."""
+
+    client: httpx.Client
+    user_id: str
+    email: str
+    password: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.get(path, headers=self.headers, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.post(path, headers=self.headers, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.put(path, headers=self.headers, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.request("DELETE", path, headers=self.headers, **kwargs)
+
+
+def login(client: httpx.Client, email: str, password: str) -> str:
+    response = client.post("/identity/token", data={"username": email, "password": password})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+CITIZEN_PROFILE = {
+    "first_name": "Ελένη",
+    "last_name": "Παπαδοπούλου",
+    "father_name": "Γεώργιος",
+    "date_of_birth": "1985-04-12",
+    "afm": "090000045",
+    "id_document_number": "ΑΒ123456",
+    "address": "Ερμού 10, 10563 Αθήνα",
+    "phone": "+302101234567",
+}
+
+
+@pytest.fixture
+def new_citizen(gateway) -> Callable[..., User]:
+    """Register a citizen (ID-1), complete their profile (ID-2) and log them in."""
+
+    def make(complete_profile: bool = True) -> User:
+        email = f"citizen-{uuid.uuid4().hex[:10]}@example.gr"
+        password = "Kalimera-" + uuid.uuid4().hex[:8]
+        response = gateway.post(
+            "/identity/users", json={"kind": "citizen", "email": email, "password": password}
+        )
+        assert response.status_code == 201, response.text
+        user = User(
+            gateway, response.json()["user_id"], email, password, login(gateway, email, password)
+        )
+        if complete_profile:
+            response = user.put("/identity/me/profile", json=CITIZEN_PROFILE)
+            assert response.status_code == 200, response.text
+        return user
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def admin(gateway, stack) -> User:
+    token = login(gateway, stack.admin_email, stack.admin_password)
+    me = gateway.get("/identity/me", headers={"Authorization": f"Bearer {token}"}).json()
+    return User(gateway, me["user_id"], stack.admin_email, stack.admin_password, token)
+
+
+@pytest.fixture(scope="session")
+def clerk_of(gateway, admin) -> Callable[[str], User]:
+    """A clerk of the given department, created by the admin (ID-4)."""
+    clerks: dict[str, User] = {}
+
+    def make(department: str) -> User:
+        if department not in clerks:
+            email = f"clerk-{department}-{uuid.uuid4().hex[:8]}@dimos.gr"
+            password = "Ypallilos-" + uuid.uuid4().hex[:8]
+            response = admin.post(
+                "/identity/staff",
+                json={
+                    "email": email,
+                    "password": password,
+                    "role": "clerk",
+                    "department": department,
+                },
+            )
+            assert response.status_code == 201, response.text
+            token = login(gateway, email, password)
+            clerks[department] = User(gateway, response.json()["user_id"], email, password, token)
+        return clerks[department]
+
+    return make
+
+
+def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll until `check` returns something truthy (for what crosses Kafka); fail at timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"not reached within {timeout}s; last value: {last!r}")
