@@ -125,8 +125,7 @@ def clerk_of(gateway, admin) -> Callable[[str], User]:
     return make
 
 
-def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
-    """Poll until `check` returns something truthy (for what crosses Kafka); fail at timeout."""
+def _eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -135,3 +134,9 @@ def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float 
             return last
         time.sleep(interval)
     raise AssertionError(f"not reached within {timeout}s; last value: {last!r}")
+
+
+@pytest.fixture(scope="session")
+def eventually() -> Callable[..., Any]:
+    """Poll until a check returns something truthy (for what crosses Kafka); fail at timeout."""
+    return _eventually

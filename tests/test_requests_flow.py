@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import eventually
-
 pytestmark = pytest.mark.integration
 
 DEFAULT_DEPARTMENT = "citizen_services"
@@ -36,7 +34,9 @@ def _protocol_of(user, request_id):
     return user.get(f"/requests/{request_id}").json().get("protocol")
 
 
-def test_r2_r5_named_request_from_submission_to_protocol_number(new_citizen, clerk_of, registry):
+def test_r2_r5_named_request_from_submission_to_protocol_number(
+    new_citizen, clerk_of, registry, eventually
+):
     citizen = new_citizen()
     clerk = clerk_of(DEFAULT_DEPARTMENT)
 
@@ -88,7 +88,7 @@ def test_r2_r5_named_request_from_submission_to_protocol_number(new_citizen, cle
 
 
 def test_r4_registry_down_first_pending_then_exactly_one_number(
-    new_citizen, clerk_of, registry, gateway
+    new_citizen, clerk_of, registry, gateway, eventually
 ):
     citizen = new_citizen()
     clerk = clerk_of(DEFAULT_DEPARTMENT)
@@ -117,7 +117,7 @@ def test_r4_registry_down_first_pending_then_exactly_one_number(
     )
 
 
-def test_r1_anonymous_submission_reaches_the_inbox(gateway, clerk_of):
+def test_r1_anonymous_submission_reaches_the_inbox(gateway, clerk_of, eventually):
     subject = "Ανώνυμη καταγγελία για θόρυβο"
     response = gateway.post(
         "/requests/anonymous",
