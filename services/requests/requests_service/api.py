@@ -1,0 +1,457 @@
+"""HTTP API of the requests service, under /requests (SPEC R-1..R-5).
+
+Routes that call the Application are plain `def` (the library is synchronous). Domain errors
+become the shared error shape: not found / not yours -> 404, conflicts -> 409, invalid -> 422.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+from uuid import UUID
+
+import structlog
+from fastapi import APIRouter, Depends, Query, Request, Response
+from portal_web import ApiError, CurrentPrincipal, Principal, error_responses, require_roles
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from requests_service.application import (
+    Contention,
+    RequestDetail,
+    RequestsApplication,
+    Scope,
+)
+from requests_service.domainmodel import (
+    CATEGORY_MAX,
+    DESIRED_ACTION_MAX,
+    NOTE_MAX,
+    SUBJECT_MAX,
+    TEXT_MAX,
+    InvalidSubmission,
+    InvalidTransition,
+    Kind,
+    ProtocolAlreadyAssigned,
+    RequestNotFound,
+    RequestsError,
+    Status,
+    UnknownCategory,
+)
+from requests_service.views import RequestSummaries
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(prefix="/requests", tags=["requests"])
+
+
+@dataclass
+class Services:
+    """What the routes need, built once per process in main.py's lifespan."""
+
+    app: RequestsApplication
+    summaries: RequestSummaries
+    read_your_writes_timeout: float
+
+    def wait_for_view(self, position: int | None) -> None:
+        """Read-your-writes: let the projection reach this write before answering."""
+        if position is None:
+            return
+        try:
+            self.summaries.wait(self.app.name, position, timeout=self.read_your_writes_timeout)
+        except TimeoutError:
+            log.warning("projection_lagging", position=position)
+
+
+def services(request: Request) -> Services:
+    return request.app.state.requests
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+Staff = Annotated[Principal, Depends(require_roles("clerk", "admin"))]
+Submitter = Annotated[Principal, Depends(require_roles("citizen", "business"))]
+
+
+def scope_of(principal: Principal) -> Scope:
+    """Citizens and businesses: their own; clerks: their department's; admin/auditor: all."""
+    if principal.role in ("admin", "auditor"):
+        return Scope(everything=True)
+    if principal.role == "clerk":
+        return Scope(department=principal.department)
+    return Scope(owner_id=principal.user_id)
+
+
+@contextmanager
+def domain_errors() -> Iterator[None]:
+    """Translate the domain's exceptions into the shared HTTP error shape."""
+    try:
+        yield
+    except RequestNotFound as exc:
+        raise ApiError(404, "not_found", "Το αίτημα δεν βρέθηκε. (Request not found.)") from exc
+    except InvalidSubmission as exc:
+        details = [{"field": f, "problem": p} for f, p in exc.errors.items()]
+        raise ApiError(422, "invalid_input", "Λείπουν ή είναι άκυρα πεδία.", details) from exc
+    except UnknownCategory as exc:
+        details = [{"field": "category", "problem": "unknown", "allowed": exc.known}]
+        raise ApiError(422, "unknown_category", "Άγνωστη κατηγορία.", details) from exc
+    except InvalidTransition as exc:
+        details = {"current": exc.current, "wanted": exc.wanted}
+        raise ApiError(409, "invalid_transition", str(exc), details) from exc
+    except ProtocolAlreadyAssigned as exc:
+        details = {"protocol_number": exc.number}
+        raise ApiError(409, "protocol_already_assigned", str(exc), details) from exc
+    except Contention as exc:
+        raise ApiError(409, "conflict", str(exc)) from exc
+    except RequestsError as exc:  # any other domain rule
+        raise ApiError(409, "conflict", str(exc)) from exc
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+def _text(max_length: int) -> Any:
+    # Stripped first, so whitespace-only counts as missing (R-2: clear error, nothing recorded).
+    return Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=max_length)
+    ]
+
+
+Subject = _text(SUBJECT_MAX)
+Text = _text(TEXT_MAX)
+DesiredAction = _text(DESIRED_ACTION_MAX)
+Note = _text(NOTE_MAX)
+Category = _text(CATEGORY_MAX)
+
+
+class AnonymousSubmission(BaseModel):
+    """R-1: no login; the visitor cannot follow it afterwards."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "subject": "Σκουπίδια στην πλατεία",
+                    "text": "Οι κάδοι στην πλατεία Αγίου Νικολάου δεν έχουν αδειάσει.",
+                    "desired_action": "Αποκομιδή",
+                }
+            ]
+        }
+    )
+
+    subject: Subject = Field(description="Θέμα, at most 200 characters")
+    text: Text = Field(description="Κείμενο, at most 5000 characters")
+    desired_action: DesiredAction | None = Field(
+        None, description="Επιθυμητή Ενέργεια, at most 2000 characters"
+    )
+    kind: Kind = Field(Kind.REQUEST, description="request, complaint or proposal")
+
+
+class NamedSubmission(BaseModel):
+    """R-2: a logged-in citizen's or business's request, complaint or proposal."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "complaint",
+                    "subject": "Λακκούβα στην οδό Ερμού",
+                    "text": "Μεγάλη λακκούβα μπροστά στο νούμερο 12.",
+                    "desired_action": "Επισκευή του οδοστρώματος",
+                    "category": "roads",
+                }
+            ]
+        }
+    )
+
+    kind: Kind = Field(description="Αίτημα / Καταγγελία / Πρόταση")
+    subject: Subject = Field(description="Θέμα, at most 200 characters")
+    text: Text = Field(description="Κείμενο, at most 5000 characters")
+    desired_action: DesiredAction | None = Field(
+        None, description="Επιθυμητή Ενέργεια, at most 2000 characters"
+    )
+    category: Category | None = Field(
+        None, description="Decides the competent department (routing.toml); none: default"
+    )
+
+
+class Created(BaseModel):
+    id: UUID = Field(description="The request's id")
+    number: str = Field(description="Α.Α.: sequential per year", examples=["2026/000042"])
+
+
+class Receipt(BaseModel):
+    message: str = Field(examples=["Η υποβολή σας καταχωρήθηκε."])
+
+
+class ProtocolInfo(BaseModel):
+    number: str = Field(description="Αριθμός πρωτοκόλλου", examples=["1234"])
+    date: dt.date = Field(description="Ημερομηνία πρωτοκόλλου")
+
+
+class RequestSummary(BaseModel):
+    """One line of the citizen's list (R-5)."""
+
+    id: UUID
+    number: str = Field(examples=["2026/000042"])
+    kind: Kind
+    subject: str
+    status: Status
+    protocol: ProtocolInfo | None = Field(None, description="Once the registry assigned it")
+    protocol_status: str | None = Field(
+        None, description="requested, pending (registry retrying) or assigned; null if never"
+    )
+    submitted_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class InboxItem(BaseModel):
+    """One line of a clerk's inbox (R-3, X-3)."""
+
+    id: UUID
+    number: str = Field(examples=["2026/000042"])
+    kind: Kind
+    subject: str
+    status: Status
+    anonymous: bool
+    category: str | None
+    department: str
+    protocol_status: str | None
+    submitted_at: dt.datetime
+
+
+class HistoryItem(BaseModel):
+    at: dt.datetime
+    event: str = Field(examples=["StatusChanged"])
+    status: Status | None = None
+    note: str | None = None
+    actor_role: str | None = Field(None, examples=["clerk"])
+
+
+class RequestView(RequestSummary):
+    """The full request (R-5), read from the event store: always the latest state."""
+
+    text: str
+    desired_action: str | None
+    category: str | None
+    department: str
+    anonymous: bool
+    reply: str | None = Field(None, description="Η απάντηση του Δήμου")
+    history: list[HistoryItem]
+
+
+class ReplyBody(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"text": "Το συνεργείο θα επισκευάσει τη λακκούβα."}]}
+    )
+
+    text: Text = Field(description="The municipality's reply, at most 5000 characters")
+
+
+class StatusBody(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "in_progress", "note": "Ανατέθηκε"}]}
+    )
+
+    status: Status = Field(description="New status; see the allowed transitions")
+    note: Note | None = Field(None, description="Why, at most 2000 characters")
+
+
+class ProtocolAccepted(BaseModel):
+    id: UUID
+    protocol_status: str = Field(examples=["requested"])
+
+
+def _protocol(row: dict[str, Any]) -> ProtocolInfo | None:
+    if row.get("protocol_number") is None:
+        return None
+    return ProtocolInfo(number=row["protocol_number"], date=row["protocol_date"])
+
+
+def _request_view(detail: RequestDetail) -> RequestView:
+    r = detail.request
+    return RequestView(
+        id=r.id,
+        number=r.number,
+        kind=r.kind,
+        subject=r.subject,
+        status=r.status,
+        protocol=_protocol(vars(r)),
+        protocol_status=r.protocol_status,
+        submitted_at=r.created_on,
+        updated_at=r.modified_on,
+        text=r.text,
+        desired_action=r.desired_action,
+        category=r.category,
+        department=r.department,
+        anonymous=r.anonymous,
+        reply=r.reply,
+        history=[HistoryItem(**vars(h)) for h in detail.history],
+    )
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+TRANSITIONS_DOC = (
+    "Allowed: submitted → under_review | in_progress | rejected; under_review → in_progress | "
+    "completed | rejected; in_progress → completed | rejected; completed and rejected are final."
+)
+
+
+@router.post(
+    "/anonymous",
+    status_code=202,
+    response_model=Receipt,
+    responses=error_responses(422),
+    summary="Anonymous submission (SPEC R-1)",
+    description="SPEC R-1. No login. Reaches the default department's inbox; returns no id, "
+    "since an anonymous visitor cannot follow it.",
+)
+def submit_anonymous(body: AnonymousSubmission, svc: ServicesDep) -> Receipt:
+    with domain_errors():
+        svc.app.submit_anonymous(
+            subject=body.subject,
+            text=body.text,
+            desired_action=body.desired_action,
+            kind=body.kind,
+        )
+    return Receipt(message="Η υποβολή σας καταχωρήθηκε. (Your submission was recorded.)")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Created,
+    responses=error_responses(401, 403, 409, 422),
+    summary="Named submission (SPEC R-2)",
+    description="SPEC R-2, R-3. Records the request, complaint or proposal and returns its id "
+    "and number; it is already in the caller's list (`GET /requests`) when this answers.",
+)
+def submit(body: NamedSubmission, principal: Submitter, svc: ServicesDep) -> Created:
+    with domain_errors():
+        submission = svc.app.submit(
+            submitted_by=principal.user_id,
+            kind=body.kind,
+            subject=body.subject,
+            text=body.text,
+            desired_action=body.desired_action,
+            category=body.category,
+        )
+    svc.wait_for_view(submission.position)
+    return Created(id=submission.id, number=submission.number)
+
+
+@router.get(
+    "",
+    response_model=list[RequestSummary],
+    responses=error_responses(401),
+    summary="My requests (SPEC R-5)",
+    description="SPEC R-5. The caller's own requests, newest first, with status and protocol.",
+)
+def my_requests(principal: CurrentPrincipal, svc: ServicesDep) -> list[RequestSummary]:
+    return [
+        RequestSummary(**row, protocol=_protocol(row))
+        for row in svc.summaries.submitted_by(principal.user_id)
+    ]
+
+
+@router.get(
+    "/inbox",
+    response_model=list[InboxItem],
+    responses=error_responses(401, 403),
+    summary="Clerk inbox (SPEC R-3, X-3)",
+    description="SPEC R-3, X-3. A clerk's department's requests (named and anonymous), newest "
+    "first; an admin sees every department or filters by one.",
+)
+def inbox(
+    principal: Staff,
+    svc: ServicesDep,
+    status: Annotated[Status | None, Query(description="Only this status")] = None,
+    department: Annotated[
+        str | None, Query(max_length=CATEGORY_MAX, description="Admin only: one department")
+    ] = None,
+) -> list[InboxItem]:
+    if principal.role == "clerk":
+        department = principal.department
+        if department is None:  # a clerk without a department has no inbox
+            return []
+    rows = svc.summaries.inbox(department, status.value if status else None)
+    return [InboxItem(**row) for row in rows]
+
+
+@router.get(
+    "/{request_id}",
+    response_model=RequestView,
+    responses=error_responses(401, 404),
+    summary="One request (SPEC R-5)",
+    description="SPEC R-5, X-1. Subject, text, the municipality's reply, protocol, status and "
+    "history. Only its submitter, clerks of its department, admins and auditors see it; for "
+    "anyone else it does not exist (404). The ETag is the aggregate version.",
+)
+def get_request(
+    request_id: UUID, principal: CurrentPrincipal, svc: ServicesDep, response: Response
+) -> RequestView:
+    with domain_errors():
+        detail = svc.app.detail(request_id, scope=scope_of(principal))
+    response.headers["ETag"] = f'"{detail.request.version}"'
+    return _request_view(detail)
+
+
+def _handled(
+    svc: Services, request_id: UUID, principal: Principal, position: int | None
+) -> RequestView:
+    svc.wait_for_view(position)
+    with domain_errors():
+        return _request_view(svc.app.detail(request_id, scope=scope_of(principal)))
+
+
+@router.post(
+    "/{request_id}/reply",
+    response_model=RequestView,
+    responses=error_responses(401, 403, 404, 422),
+    summary="Reply (SPEC R-3)",
+    description="SPEC R-3. A clerk of the request's department (or an admin) records the "
+    "municipality's reply; the latest reply is shown, every reply stays in the history.",
+)
+def reply(request_id: UUID, body: ReplyBody, principal: Staff, svc: ServicesDep) -> RequestView:
+    with domain_errors():
+        position = svc.app.reply(request_id, body.text, scope=scope_of(principal))
+    return _handled(svc, request_id, principal, position)
+
+
+@router.post(
+    "/{request_id}/status",
+    response_model=RequestView,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Change status (SPEC R-3)",
+    description=f"SPEC R-3. A clerk of the request's department (or an admin). {TRANSITIONS_DOC} "
+    "Anything else: 409.",
+)
+def change_status(
+    request_id: UUID, body: StatusBody, principal: Staff, svc: ServicesDep
+) -> RequestView:
+    with domain_errors():
+        position = svc.app.change_status(
+            request_id, body.status, body.note, scope=scope_of(principal)
+        )
+    return _handled(svc, request_id, principal, position)
+
+
+@router.post(
+    "/{request_id}/protocol",
+    status_code=202,
+    response_model=ProtocolAccepted,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Ask for a protocol number (SPEC R-4)",
+    description="SPEC R-4. Asks the protocol registry to register the request; the number and "
+    "date appear in the request (and the citizen's list) once assigned. Asking again while it "
+    "is requested or pending is accepted and changes nothing (202); once it has its number: 409. "
+    "A request never gets two numbers.",
+)
+def request_protocol(request_id: UUID, principal: Staff, svc: ServicesDep) -> ProtocolAccepted:
+    scope = scope_of(principal)
+    with domain_errors():
+        position = svc.app.request_protocol(request_id, scope=scope)
+        svc.wait_for_view(position)
+        request = svc.app.get_request(request_id, scope=scope)
+    return ProtocolAccepted(id=request.id, protocol_status=request.protocol_status or "requested")

@@ -1,0 +1,111 @@
+"""Composition root: `uvicorn requests_service.main:app`.
+
+The lifespan builds the one Application of the process, runs the summaries projection, and (with
+Kafka enabled) the outbox relay and the consumer of the protocol registry's outcomes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from eventsourcing.projection import ProjectionRunner
+from fastapi import FastAPI
+from portal_events.consumer import EventConsumer
+from portal_events.contracts import PROTOCOL_REGISTRATION_EVENTS
+from portal_events.relay import OutboxRelay
+from portal_web import TokenVerifier, configure_logging, create_service_app
+
+from requests_service.api import Services, router
+from requests_service.application import RequestsApplication
+from requests_service.integration import SOURCE, ProtocolOutcomeHandlers, to_contracts
+from requests_service.settings import RequestsSettings
+from requests_service.views import RequestSummaries, RequestSummaryProjection
+
+log = structlog.get_logger(__name__)
+
+
+async def _supervised(name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Keep a background loop (relay, consumer) alive: restart it with backoff if it fails,
+    e.g. while Kafka is unreachable."""
+    delay = 1.0
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("background_task_failed", task=name, error=repr(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+def create_app(
+    settings: RequestsSettings | None = None, token_verifier: TokenVerifier | None = None
+) -> FastAPI:
+    settings = settings or RequestsSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(SOURCE, settings.log_format, settings.log_level)
+        env = settings.eventsourcing_env()
+        application = RequestsApplication(env=env)
+        runner = ProjectionRunner(
+            application_class=RequestsApplication,
+            projection_class=RequestSummaryProjection,
+            view_class=RequestSummaries,
+            env=env,
+        )
+        app.state.requests = Services(
+            application, runner.view, settings.read_your_writes_timeout_seconds
+        )
+        app.state.health_checks["projection"] = lambda: not runner.is_interrupted.is_set()
+        tasks: list[asyncio.Task[None]] = []
+        if settings.kafka_enabled:
+            relay = OutboxRelay(
+                application,
+                to_contracts,
+                source=SOURCE,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+            )
+            consumer = EventConsumer(
+                service=SOURCE,
+                group_id=settings.consumer_group_id,
+                topics=[PROTOCOL_REGISTRATION_EVENTS],
+                handlers=ProtocolOutcomeHandlers(application).as_mapping(),
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                dead_letter_topic=settings.dead_letter_topic,
+            )
+            tasks = [
+                asyncio.create_task(_supervised("relay", relay.run)),
+                asyncio.create_task(_supervised("consumer", consumer.run)),
+            ]
+        with runner:
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                for task in tasks:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                application.close()
+
+    return create_service_app(
+        name="requests",
+        title="Requests, complaints, proposals",
+        description="Αιτήματα – Καταγγελίες – Προτάσεις: SPEC R-1..R-5. Anonymous and named "
+        "submissions, clerks' inboxes per department, replies, status changes and protocol "
+        "registration.",
+        settings=settings,
+        routers=[router],
+        lifespan=lifespan,
+        token_verifier=token_verifier,
+    )
+
+
+app = create_app()
