@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from portal_events import context
 from portal_events.contracts import (
     PROTOCOL_REGISTRATION_EVENTS,
     Contract,
@@ -54,36 +53,28 @@ def to_contracts(domain_event: Any) -> list[tuple[str, Contract]]:
     return []
 
 
-class ProtocolRequestedHandler:
-    """Consumer handler for ProtocolRequestedV1: records the registration, nothing slower.
+class ProtocolHandlers:
+    """Handlers of incoming contracts, for `portal_events.consumer.EventConsumer`.
 
-    Idempotent: the registration id is derived from the document id, so a redelivered or
-    re-published request finds the registration already there and changes nothing. The
-    registrar does the (slow, retried) work of asking the registry.
+    The consumer binds correlation id, causation id (the envelope's event id) and actor around
+    each call, so the stored events carry them.
     """
 
     def __init__(self, app: ProtocolApplication) -> None:
         self.app = app
 
-    def __call__(self, envelope: Envelope, contract: Contract) -> None:
-        if not isinstance(contract, ProtocolRequestedV1):
-            return  # other types on the same topic are not ours
-        actor = context.Actor(**envelope.actor) if envelope.actor else context.Actor.system()
-        with context.bound(
-            correlation_id=envelope.correlation_id,
-            causation_id=str(envelope.event_id),
-            actor=actor,
-        ):
-            self.app.request_registration(
-                document_id=contract.document_id,
-                document_type=contract.document_type,
-                title=contract.title,
-                applicant_id=contract.applicant_id,
-            )
+    def by_contract(self) -> dict[type[Contract], Any]:
+        return {ProtocolRequestedV1: self.handle_protocol_requested}
 
+    def handle_protocol_requested(self, envelope: Envelope, contract: ProtocolRequestedV1) -> None:
+        """Record the registration, nothing slower (the registrar asks the registry).
 
-def handle_protocol_requested(
-    app: ProtocolApplication, envelope: Envelope, contract: Contract
-) -> None:
-    """Functional form of `ProtocolRequestedHandler(app)(envelope, contract)`."""
-    ProtocolRequestedHandler(app)(envelope, contract)
+        Idempotent: the registration id is derived from the document id, so a redelivered or
+        re-published request finds the registration already there and changes nothing.
+        """
+        self.app.request_registration(
+            document_id=contract.document_id,
+            document_type=contract.document_type,
+            title=contract.title,
+            applicant_id=contract.applicant_id,
+        )
