@@ -309,12 +309,13 @@ TRANSITIONS_DOC = (
 )
 def submit_anonymous(body: AnonymousSubmission, svc: ServicesDep) -> Receipt:
     with domain_errors():
-        svc.app.submit_anonymous(
+        submission = svc.app.submit_anonymous(
             subject=body.subject,
             text=body.text,
             desired_action=body.desired_action,
             kind=body.kind,
         )
+    svc.wait_for_view(submission.position)  # so that the clerks' inbox shows it at once
     return Receipt(message="Η υποβολή σας καταχωρήθηκε. (Your submission was recorded.)")
 
 
