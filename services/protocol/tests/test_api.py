@@ -1,0 +1,86 @@
+"""HTTP API on real PostgreSQL; Kafka and the registrar loop off (SPEC X-3, R-4, errors)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
+from portal_web import TokenVerifier
+from protocol_service.main import create_app
+from protocol_service.settings import ProtocolSettings
+
+from .conftest import PG_HOST, PG_PORT
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+
+
+def token(role: str) -> dict[str, str]:
+    now = int(time.time())
+    claims = {"sub": str(uuid.uuid4()), "role": role, "iss": "portal-identity", "aud": "portal"}
+    encoded = jwt.encode({**claims, "iat": now, "exp": now + 300}, KEY, algorithm="ES256")
+    return {"Authorization": f"Bearer {encoded}"}
+
+
+@pytest.fixture
+def client(database, registry):
+    settings = ProtocolSettings(
+        postgres_host=PG_HOST,
+        postgres_port=PG_PORT,
+        postgres_dbname=database,
+        kafka_enabled=False,
+        registrar_enabled=False,
+        protocol_registry_url=str(registry.base_url),
+        log_format="console",
+    )
+    app = create_app(settings)
+    app.state.token_verifier = TokenVerifier(
+        issuer="portal-identity", audience="portal", public_key=KEY.public_key()
+    )
+    with TestClient(app) as client:
+        yield client
+
+
+def test_health(client):
+    assert client.get("/protocol/health").json()["status"] == "ok"
+
+
+def test_pending_list_and_detail_for_staff_x3_r4(client, registry):
+    registry.put("/control", json={"mode": "down"})
+    state = client.app.state
+    document_id = uuid.uuid4()
+    state.protocol_app.request_registration(
+        document_id=document_id, document_type="request", title="Αίτημα 1"
+    )
+    deadline = time.monotonic() + 5
+    while not state.pending_view.list_pending() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert state.registrar.process_one() is True
+
+    response = client.get("/protocol/registrations?status=pending", headers=token("clerk"))
+    assert response.status_code == 200
+    (item,) = response.json()["items"]
+    assert item["document_id"] == str(document_id)
+
+    detail = client.get(f"/protocol/registrations/{document_id}", headers=token("auditor"))
+    assert detail.status_code == 200
+    assert detail.json()["status"] == "pending"
+    assert detail.json()["attempts"] == 1
+    assert detail.json()["last_failure"] == "HTTP 503"
+
+
+def test_auth_and_errors(client):
+    assert client.get("/protocol/registrations").status_code == 401
+    forbidden = client.get("/protocol/registrations", headers=token("citizen"))
+    assert forbidden.status_code == 403
+    assert forbidden.json()["code"] == "forbidden"
+    unknown = client.get(f"/protocol/registrations/{uuid.uuid4()}", headers=token("admin"))
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
+    invalid = client.get("/protocol/registrations?status=assigned", headers=token("clerk"))
+    assert invalid.status_code == 422
+    assert (
+        client.get("/protocol/registrations/not-a-uuid", headers=token("clerk")).status_code == 422
+    )
