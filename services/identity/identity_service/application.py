@@ -142,7 +142,9 @@ class IdentityApplication(Application[UUID]):
     def _save_new(self, user: User) -> Written:
         index = EmailIndex.claim(user.email, user.id)
         try:
-            recordings = self.save(user, index)
+            # The user last: its position is what the users projection (which does not follow
+            # the index's topic) will reach, so read-your-writes waits on it.
+            recordings = self.save(index, user)
         except IntegrityError:
             raise EmailTaken(user.email) from None
         return Written(user.id, _position(recordings))

@@ -1,0 +1,118 @@
+"""Composition root of the identity service: `uvicorn identity_service.main:app`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from eventsourcing.projection import ProjectionRunner
+from fastapi import FastAPI
+from portal_events import context
+from portal_events.relay import OutboxRelay
+from portal_web import TokenVerifier, configure_logging, create_service_app
+
+from identity_service.api import router
+from identity_service.application import IdentityApplication, TokenIssuer
+from identity_service.integration import to_contracts
+from identity_service.settings import IdentitySettings
+from identity_service.views import LoginThrottle, UsersProjection, UsersView
+
+log = structlog.get_logger()
+
+
+def _token_issuer(settings: IdentitySettings) -> TokenIssuer:
+    if settings.jwt_private_key_file is None:
+        raise RuntimeError("JWT_PRIVATE_KEY_FILE is required: the EC P-256 key that signs tokens")
+    return TokenIssuer(
+        settings.jwt_private_key_file.read_bytes(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl_seconds=settings.token_ttl_seconds,
+    )
+
+
+def _bootstrap_admin(identity: IdentityApplication, settings: IdentitySettings) -> None:
+    if not (settings.portal_admin_email and settings.portal_admin_password):
+        return
+    with context.bound(actor=context.Actor.system("identity-bootstrap")):
+        created = identity.bootstrap_admin(
+            settings.portal_admin_email, settings.portal_admin_password.get_secret_value()
+        )
+    log.info("admin_bootstrap", created=created is not None)
+
+
+def create_app(settings: IdentitySettings | None = None) -> FastAPI:
+    settings = settings or IdentitySettings()
+    configure_logging("identity", settings.log_format, settings.log_level)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The key is read here, not at import, so that importing the module needs no secrets.
+        issuer = _token_issuer(settings)
+        env = settings.eventsourcing_env() | {"SINGLE_ROW_TRACKING": "y"}
+        identity = IdentityApplication(env=env)
+        with contextlib.ExitStack() as stack:
+            stack.callback(identity.close)
+            runner = stack.enter_context(
+                ProjectionRunner(
+                    application_class=IdentityApplication,
+                    projection_class=UsersProjection,
+                    view_class=UsersView,
+                    env=env,
+                )
+            )
+            throttle = LoginThrottle(
+                identity.recorder.datastore,  # type: ignore[attr-defined]
+                window_seconds=settings.login_window_seconds,
+                max_per_account=settings.login_max_failures_per_account,
+                max_per_address=settings.login_max_failures_per_address,
+            )
+            throttle.create_table()
+            _bootstrap_admin(identity, settings)
+            app.state.identity = identity
+            app.state.users_runner = runner
+            app.state.login_throttle = throttle
+            app.state.token_issuer = issuer
+            # Identity verifies its own tokens with its own key: no HTTP call to itself.
+            app.state.token_verifier = TokenVerifier(
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+                public_key=issuer.public_key,
+            )
+            app.state.health_checks["users_projection"] = lambda: not runner.is_interrupted.is_set()
+
+            relay_task = None
+            if settings.kafka_enabled:
+                relay = OutboxRelay(
+                    identity,
+                    to_contracts,
+                    source="identity",
+                    bootstrap_servers=settings.kafka_bootstrap_servers,
+                )
+                relay_task = asyncio.create_task(relay.run(), name="identity-relay")
+                app.state.health_checks["relay"] = lambda: not relay_task.done()
+            try:
+                yield
+            finally:
+                if relay_task is not None:
+                    relay_task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await relay_task
+
+    return create_service_app(
+        name="identity",
+        title="Identity service",
+        description=(
+            "Users, profiles, in-person verification, roles and tokens of the municipal portal "
+            "(SPEC ID-1..ID-4). Tokens are ES256 JWTs; their public keys are at "
+            "`/identity/.well-known/jwks.json`."
+        ),
+        settings=settings,
+        routers=[router],
+        lifespan=lifespan,
+    )
+
+
+app = create_app()

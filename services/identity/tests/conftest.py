@@ -1,0 +1,107 @@
+"""API tests run the real app against a fresh PostgreSQL database, with Kafka disabled."""
+
+import os
+import uuid
+
+import psycopg
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
+from identity_service.main import create_app
+from identity_service.settings import IdentitySettings
+
+PG_HOST = os.environ.get("PORTAL_TEST_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("PORTAL_TEST_PG_PORT", "55432"))
+ADMIN_EMAIL = "admin@dimos.test"
+ADMIN_PASSWORD = "admin-pw-123"
+
+
+@pytest.fixture(scope="session")
+def database():
+    name = f"identity_test_{uuid.uuid4().hex[:10]}"
+    admin = f"host={PG_HOST} port={PG_PORT} user=postgres password=postgres dbname=postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield name
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory):
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path_factory.mktemp("keys") / "jwt.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def client(database, key_file):
+    settings = IdentitySettings(
+        postgres_host=PG_HOST,
+        postgres_port=PG_PORT,
+        postgres_user="postgres",
+        postgres_password="postgres",
+        postgres_dbname=database,
+        kafka_enabled=False,
+        jwt_private_key_file=key_file,
+        portal_admin_email=ADMIN_EMAIL,
+        portal_admin_password=ADMIN_PASSWORD,
+        log_format="console",
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+class Portal:
+    """Small helpers over the test client; every user gets a fresh e-mail and client address."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+
+    @staticmethod
+    def address() -> str:
+        return f"10.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+
+    def login(self, email: str, password: str, address: str | None = None):
+        return self.client.post(
+            "/identity/token",
+            data={"username": email, "password": password},
+            headers={"X-Forwarded-For": address or self.address()},
+        )
+
+    def token(self, email: str, password: str) -> dict[str, str]:
+        response = self.login(email, password)
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    def register(self, kind: str = "citizen") -> tuple[str, dict[str, str], str]:
+        """A new user: (user_id, auth headers, email)."""
+        email = f"{kind}-{uuid.uuid4().hex[:8]}@example.gr"
+        response = self.client.post(
+            "/identity/users", json={"kind": kind, "email": email, "password": "pass-word-1"}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["user_id"], self.token(email, "pass-word-1"), email
+
+    def admin(self) -> dict[str, str]:
+        return self.token(ADMIN_EMAIL, ADMIN_PASSWORD)
+
+    def staff(self, role: str, department: str | None = "technical_services") -> dict[str, str]:
+        email = f"{role}-{uuid.uuid4().hex[:8]}@dimos.test"
+        body = {"email": email, "password": "staff-pw-1", "role": role, "department": department}
+        response = self.client.post("/identity/staff", json=body, headers=self.admin())
+        assert response.status_code == 201, response.text
+        return self.token(email, "staff-pw-1")
+
+
+@pytest.fixture
+def portal(client):
+    return Portal(client)
