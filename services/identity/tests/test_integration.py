@@ -1,0 +1,45 @@
+"""Identity's public events (SPEC ID-4: other services learn from them, never by calling)."""
+
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from identity_service.domainmodel import EmailIndex, User
+from identity_service.integration import to_contracts
+from portal_events.contracts import (
+    IDENTITY_USER_EVENTS,
+    ProfileUpdatedV1,
+    UserRegisteredV1,
+    UserVerifiedV1,
+    VerificationRevokedV1,
+)
+
+
+def _published(*aggregates):
+    return [pair for a in aggregates for e in a.collect_events() for pair in to_contracts(e)]
+
+
+def test_id4_user_lifecycle_is_published_on_the_user_topic():
+    clerk = str(uuid4())
+    user = User.register("business", "b@example.gr", "hash")
+    user.update_profile(
+        {"legal_name": "ΑΒΓ ΑΕ", "afm": "090000045", "address": "Α 1", "representative": "Ν"}
+    )
+    user.verify("company_documents", "ΓΕΜΗ 1", clerk)
+    user.revoke_verification("expired", clerk)
+    published = _published(user)
+    assert {topic for topic, _ in published} == {IDENTITY_USER_EVENTS}
+    registered, profile, verified, revoked = (c for _, c in published)
+    assert isinstance(registered, UserRegisteredV1) and registered.kind == "business"
+    assert registered.user_id == user.id and registered.email == "b@example.gr"
+    assert isinstance(profile, ProfileUpdatedV1)
+    assert profile.afm == "090000045" and profile.display_name == "ΑΒΓ ΑΕ"
+    assert profile.profile_complete is True and profile.kind == "business"
+    assert isinstance(verified, UserVerifiedV1) and str(verified.verified_by) == clerk
+    assert isinstance(revoked, VerificationRevokedV1) and revoked.reason == "expired"
+
+
+def test_id4_private_events_are_not_published():
+    staff = User.create_staff("c@dimos.gr", "hash", "clerk", "roads")
+    staff.revoke_token("jti-1", datetime.now(UTC))
+    index = EmailIndex.claim("c@dimos.gr", staff.id)
+    assert _published(staff, index) == []
