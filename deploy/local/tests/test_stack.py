@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+import urllib.error
 import urllib.request
 
 import psycopg
@@ -25,7 +26,7 @@ def stack() -> StackInfo:
     return ensure_up()
 
 
-def _get(url: str) -> int:
+def _get(url: str | urllib.request.Request) -> int:
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.status
 
@@ -71,6 +72,18 @@ def test_the_gateway_answers_and_routes_to_every_service(stack: StackInfo) -> No
     for name in ("identity", "requests", "protocol"):
         assert _get(f"{stack.gateway_url}/{name}/health") == 200, name
     assert _get(f"{stack.gateway_url}/protocol-registry/health") == 200
+
+
+def test_the_gateway_passes_a_bare_prefix_to_the_service_without_redirecting(
+    stack: StackInfo,
+) -> None:
+    # `POST /requests` is part of the contract: a 301 to /requests/ would lose the body.
+    request = urllib.request.Request(f"{stack.gateway_url}/requests", data=b"{}", method="POST")
+    try:
+        status = _get(request)
+    except urllib.error.HTTPError as e:
+        status = e.code
+    assert status not in (301, 302, 307, 308)
 
 
 def test_the_jwt_signing_key_is_private_to_its_owner(stack: StackInfo) -> None:
