@@ -12,7 +12,6 @@ from uuid import UUID
 
 import structlog
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
-from fastapi.exceptions import HTTPException
 from portal_web import (
     ApiError,
     CurrentPrincipal,
@@ -329,8 +328,9 @@ def token(
     account, address = normalise_email(username), client_address(request)
     wait = throttle.retry_after(account, address)
     if wait is not None:
-        raise HTTPException(
+        raise ApiError(
             429,
+            "too_many_failed_logins",
             "Πολλές αποτυχημένες προσπάθειες· δοκιμάστε αργότερα (too many failed logins).",
             headers={"Retry-After": str(wait)},
         )

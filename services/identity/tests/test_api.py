@@ -105,7 +105,7 @@ def test_id1_rate_limit_per_account(portal):
     blocked = portal.login(email, "pass-word-1")  # even the right password, from anywhere
     assert blocked.status_code == 429
     assert int(blocked.headers["retry-after"]) > 0
-    assert blocked.json()["code"] == "too_many_requests"
+    assert blocked.json()["code"] == "too_many_failed_logins"
 
 
 def test_id1_rate_limit_per_address_survives_success(portal):
