@@ -1,9 +1,7 @@
 """API tests run the real app against a fresh PostgreSQL database, with Kafka disabled."""
 
-import os
 import uuid
 
-import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -11,21 +9,13 @@ from fastapi.testclient import TestClient
 from identity_service.main import create_app
 from identity_service.settings import IdentitySettings
 
-PG_HOST = os.environ.get("PORTAL_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("PORTAL_TEST_PG_PORT", "55432"))
 ADMIN_EMAIL = "admin@dimos.test"
 ADMIN_PASSWORD = "admin-pw-123"
 
 
 @pytest.fixture(scope="session")
-def database():
-    name = f"identity_test_{uuid.uuid4().hex[:10]}"
-    admin = f"host={PG_HOST} port={PG_PORT} user=postgres password=postgres dbname=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+def database(fresh_database):
+    return fresh_database("identity")
 
 
 @pytest.fixture(scope="session")
@@ -43,12 +33,12 @@ def key_file(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def client(database, key_file):
+def client(infra, database, key_file):
     settings = IdentitySettings(
-        postgres_host=PG_HOST,
-        postgres_port=PG_PORT,
-        postgres_user="postgres",
-        postgres_password="postgres",
+        postgres_host=infra.pg_host,
+        postgres_port=infra.pg_port,
+        postgres_user=infra.pg_user,
+        postgres_password=infra.pg_password,
         postgres_dbname=database,
         kafka_enabled=False,
         jwt_private_key_file=key_file,

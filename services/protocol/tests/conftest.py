@@ -1,43 +1,24 @@
-"""Real PostgreSQL (a fresh database per test) and the real registry simulator, for the registrar
-and API tests. Coordinates from PORTAL_TEST_PG_HOST / PORTAL_TEST_PG_PORT."""
+"""Real PostgreSQL (a fresh database per test, from the root `fresh_database` fixture) and the
+real registry simulator, for the registrar and API tests."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import psycopg
 import pytest
 from portal_simulators.protocol_registry import create_app as create_registry
 from portal_simulators.testing import serve
 
-PG_HOST = os.environ.get("PORTAL_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("PORTAL_TEST_PG_PORT", "55432"))
-ADMIN_DSN = f"host={PG_HOST} port={PG_PORT} user=postgres password=postgres dbname=postgres"
+
+@pytest.fixture
+def database(fresh_database):
+    return fresh_database("protocol")
 
 
 @pytest.fixture
-def database():
-    name = f"protocol_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield name
-    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def pg_env(database):
-    return {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
-        "POSTGRES_HOST": PG_HOST,
-        "POSTGRES_PORT": str(PG_PORT),
-        "POSTGRES_USER": "postgres",
-        "POSTGRES_PASSWORD": "postgres",
-        "POSTGRES_DBNAME": database,
-    }
+def pg_env(infra, database):
+    return infra.pg_env(database)
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from portal_web import TokenVerifier
 from protocol_service.main import create_app
 from protocol_service.settings import ProtocolSettings
 
-from .conftest import PG_HOST, PG_PORT
-
 KEY = ec.generate_private_key(ec.SECP256R1())
 
 
@@ -26,10 +24,11 @@ def token(role: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def client(database, registry):
+def client(infra, database, registry):
     settings = ProtocolSettings(
-        postgres_host=PG_HOST,
-        postgres_port=PG_PORT,
+        postgres_host=infra.pg_host,
+        postgres_port=infra.pg_port,
+        postgres_password=infra.pg_password,
         postgres_dbname=database,
         kafka_enabled=False,
         registrar_enabled=False,
