@@ -40,16 +40,20 @@ class User:
         return {"Authorization": f"Bearer {self.token}"}
 
     def get(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.client.get(path, headers=self.headers, **kwargs)
+        return self.request("GET", path, **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.client.post(path, headers=self.headers, **kwargs)
+        return self.request("POST", path, **kwargs)
 
     def put(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.client.put(path, headers=self.headers, **kwargs)
+        return self.request("PUT", path, **kwargs)
 
     def delete(self, path: str, **kwargs: Any) -> httpx.Response:
-        return self.client.request("DELETE", path, headers=self.headers, **kwargs)
+        return self.request("DELETE", path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = self.headers | kwargs.pop("headers", {})
+        return self.client.request(method, path, headers=headers, **kwargs)
 
 
 def login(client: httpx.Client, email: str, password: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -10,6 +9,7 @@ import structlog
 from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
 from portal_events import context
+from portal_events.background import BackgroundLoops
 from portal_events.relay import OutboxRelay
 from portal_web import TokenVerifier, configure_logging, create_service_app
 
@@ -83,7 +83,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             )
             app.state.health_checks["users_projection"] = lambda: not runner.is_interrupted.is_set()
 
-            relay_task = None
+            loops = BackgroundLoops()
             if settings.kafka_enabled:
                 relay = OutboxRelay(
                     identity,
@@ -91,15 +91,12 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                     source="identity",
                     bootstrap_servers=settings.kafka_bootstrap_servers,
                 )
-                relay_task = asyncio.create_task(relay.run(), name="identity-relay")
-                app.state.health_checks["relay"] = lambda: not relay_task.done()
+                loops.start("relay", relay.run)
+            app.state.health_checks |= loops.health_checks()
             try:
                 yield
             finally:
-                if relay_task is not None:
-                    relay_task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await relay_task
+                await loops.stop()
 
     return create_service_app(
         name="identity",

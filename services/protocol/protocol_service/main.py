@@ -9,6 +9,7 @@ from typing import Any
 
 from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
+from portal_events.background import BackgroundLoops
 from portal_events.consumer import EventConsumer
 from portal_events.relay import OutboxRelay
 from portal_web import configure_logging, create_service_app
@@ -61,7 +62,7 @@ def create_app(settings: ProtocolSettings | None = None) -> FastAPI:
         registrar_task = (
             asyncio.create_task(registrar.run(stop)) if settings.registrar_enabled else None
         )
-        tasks = []
+        loops = BackgroundLoops()
         if settings.kafka_enabled:
             relay = OutboxRelay(
                 protocol_app,
@@ -77,15 +78,15 @@ def create_app(settings: ProtocolSettings | None = None) -> FastAPI:
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 dead_letter_topic=DEAD_LETTER_TOPIC,
             )
-            tasks += [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
+            loops.start("relay", relay.run)
+            loops.start("consumer", consumer.run)
+        app.state.health_checks |= loops.health_checks()
         try:
             yield
         finally:
             # The registrar finishes the registration in hand (its thread cannot be cancelled).
             stop.set()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await loops.stop()
             if registrar_task is not None:
                 await registrar_task
             runner.stop()

@@ -6,15 +6,13 @@ Kafka enabled) the outbox relay and the consumer of the protocol registry's outc
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import structlog
 from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
+from portal_events.background import BackgroundLoops
 from portal_events.consumer import EventConsumer
 from portal_events.contracts import PROTOCOL_REGISTRATION_EVENTS
 from portal_events.relay import OutboxRelay
@@ -27,21 +25,6 @@ from requests_service.settings import RequestsSettings
 from requests_service.views import RequestSummaries, RequestSummaryProjection
 
 log = structlog.get_logger(__name__)
-
-
-async def _supervised(name: str, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
-    """Keep a background loop (relay, consumer) alive: restart it with backoff if it fails,
-    e.g. while Kafka is unreachable."""
-    delay = 1.0
-    while True:
-        try:
-            await run()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error("background_task_failed", task=name, error=repr(exc), retry_in=delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
 
 
 def create_app(
@@ -64,7 +47,7 @@ def create_app(
             application, runner.view, settings.read_your_writes_timeout_seconds
         )
         app.state.health_checks["projection"] = lambda: not runner.is_interrupted.is_set()
-        tasks: list[asyncio.Task[None]] = []
+        loops = BackgroundLoops()
         if settings.kafka_enabled:
             relay = OutboxRelay(
                 application,
@@ -80,19 +63,14 @@ def create_app(
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 dead_letter_topic=settings.dead_letter_topic,
             )
-            tasks = [
-                asyncio.create_task(_supervised("relay", relay.run)),
-                asyncio.create_task(_supervised("consumer", consumer.run)),
-            ]
+            loops.start("relay", relay.run)
+            loops.start("consumer", consumer.run)
+        app.state.health_checks |= loops.health_checks()
         with runner:
             try:
                 yield
             finally:
-                for task in tasks:
-                    task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await loops.stop()
                 application.close()
 
     return create_service_app(

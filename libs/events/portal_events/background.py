@@ -1,0 +1,53 @@
+"""A service's background loops (relay, consumers, workers), kept alive for the app's lifetime.
+
+A loop that fails (Kafka unreachable at start-up, a broker restart) is restarted with
+exponential backoff instead of silently dying; health reports a loop as down while it is
+waiting to restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+log = structlog.get_logger()
+
+Loop = Callable[[], Awaitable[None]]
+
+
+class BackgroundLoops:
+    def __init__(self, *, first_delay: float = 1.0, max_delay: float = 30.0) -> None:
+        self.first_delay = first_delay
+        self.max_delay = max_delay
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._running: dict[str, bool] = {}
+
+    def start(self, name: str, run: Loop) -> None:
+        self._tasks[name] = asyncio.create_task(self._supervise(name, run), name=name)
+
+    async def _supervise(self, name: str, run: Loop) -> None:
+        delay = self.first_delay
+        while True:
+            self._running[name] = True
+            try:
+                await run()
+                log.warning("background_loop_returned", loop=name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("background_loop_failed", loop=name, error=repr(exc), retry_in=delay)
+            self._running[name] = False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.max_delay)
+
+    def health_checks(self) -> dict[str, Callable[[], bool]]:
+        """One check per loop, for `app.state.health_checks`."""
+        return {name: (lambda name=name: self._running.get(name, False)) for name in self._tasks}
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()
