@@ -89,7 +89,7 @@ async def submit_to_visible(client, headers, samples: int) -> list[float]:
         response.raise_for_status()
         request_id = response.json()["id"]
         while True:
-            listed = (await client.get("/requests", headers=headers)).json()["items"]
+            listed = (await client.get("/requests", headers=headers)).json()
             if any(item["id"] == request_id for item in listed):
                 break
             await asyncio.sleep(0.005)
@@ -126,8 +126,7 @@ def raw_insert_rate(stack, seconds: float = 3.0) -> float:
         return count / (time.perf_counter() - started)
 
 
-async def main(args: argparse.Namespace) -> None:
-    stack = ensure_up()
+async def main(args: argparse.Namespace, stack) -> None:
     limits = httpx.Limits(max_connections=args.concurrency + 8)
     async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30, limits=limits) as client:
         citizens = [await register_citizen(client) for _ in range(args.citizens)]
@@ -184,4 +183,4 @@ if __name__ == "__main__":
     parser.add_argument("--total", type=int, default=400)
     parser.add_argument("--citizens", type=int, default=8)
     parser.add_argument("--samples", type=int, default=30)
-    asyncio.run(main(parser.parse_args()))
+    asyncio.run(main(parser.parse_args(), ensure_up()))

@@ -60,7 +60,7 @@ def _identity(request: Request) -> IdentityApplication:
 
 
 def _view(request: Request) -> UsersView:
-    return request.app.state.users_runner.view
+    return request.app.state.users.view
 
 
 Identity = Annotated[IdentityApplication, Depends(_identity)]
@@ -69,12 +69,9 @@ View = Annotated[UsersView, Depends(_view)]
 
 def _settled(request: Request, written: Written) -> None:
     """Read-your-writes: wait (briefly) until the read model has the write, then answer anyway."""
-    try:
-        request.app.state.users_runner.wait(
-            written.position, timeout=request.app.state.settings.projection_wait_seconds
-        )
-    except TimeoutError:
-        log.warning("projection_lagging", position=written.position)
+    request.app.state.users.wait(
+        written.position, timeout=request.app.state.settings.projection_wait_seconds
+    )
 
 
 async def active_principal(request: Request, principal: CurrentPrincipal) -> Principal:

@@ -6,10 +6,10 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import structlog
-from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
 from portal_events import context
 from portal_events.background import BackgroundLoops
+from portal_events.projections import ReadModel
 from portal_events.relay import OutboxRelay
 from portal_web import TokenVerifier, configure_logging, create_service_app
 
@@ -55,14 +55,13 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         identity = IdentityApplication(env=env)
         with contextlib.ExitStack() as stack:
             stack.callback(identity.close)
-            runner = stack.enter_context(
-                ProjectionRunner(
-                    application_class=IdentityApplication,
-                    projection_class=UsersProjection,
-                    view_class=UsersView,
-                    env=env,
-                )
+            users = ReadModel(
+                application_class=IdentityApplication,
+                projection_class=UsersProjection,
+                view_class=UsersView,
+                env=env,
             )
+            stack.callback(users.close)
             throttle = LoginThrottle(
                 identity.recorder.datastore,  # type: ignore[attr-defined]
                 window_seconds=settings.login_window_seconds,
@@ -72,7 +71,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
             throttle.create_table()
             _bootstrap_admin(identity, settings)
             app.state.identity = identity
-            app.state.users_runner = runner
+            app.state.users = users
             app.state.login_throttle = throttle
             app.state.token_issuer = issuer
             # Identity verifies its own tokens with its own key: no HTTP call to itself.
@@ -81,7 +80,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 audience=settings.jwt_audience,
                 public_key=issuer.public_key,
             )
-            app.state.health_checks["users_projection"] = lambda: not runner.is_interrupted.is_set()
+            app.state.health_checks["users_projection"] = users.healthy
 
             loops = BackgroundLoops()
             if settings.kafka_enabled:

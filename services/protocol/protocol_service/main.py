@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
-from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
 from portal_events.background import BackgroundLoops
 from portal_events.consumer import EventConsumer
+from portal_events.projections import ReadModel
 from portal_events.relay import OutboxRelay
 from portal_web import configure_logging, create_service_app
 
@@ -36,7 +35,7 @@ def create_app(settings: ProtocolSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         env = settings.eventsourcing_env()
         protocol_app = ProtocolApplication(env=env)
-        runner: ProjectionRunner[Any, PendingRegistrationsView] = ProjectionRunner(
+        pending = ReadModel(
             application_class=ProtocolApplication,
             projection_class=PendingRegistrationsProjection,
             view_class=PendingRegistrationsView,
@@ -47,16 +46,16 @@ def create_app(settings: ProtocolSettings | None = None) -> FastAPI:
         )
         registrar = Registrar(
             protocol_app,
-            runner.view,
+            pending.view,
             client,
             RetryPolicy(settings.protocol_retry_base_seconds, settings.protocol_retry_max_seconds),
             poll_seconds=settings.protocol_registrar_poll_seconds,
             concurrency=settings.protocol_registrar_concurrency,
         )
         app.state.protocol_app = protocol_app
-        app.state.pending_view = runner.view
+        app.state.pending_view = pending.view
         app.state.registrar = registrar
-        app.state.health_checks["pending_projection"] = lambda: not runner.is_interrupted.is_set()
+        app.state.health_checks["pending_projection"] = pending.healthy
 
         stop = asyncio.Event()
         registrar_task = (
@@ -89,7 +88,7 @@ def create_app(settings: ProtocolSettings | None = None) -> FastAPI:
             await loops.stop()
             if registrar_task is not None:
                 await registrar_task
-            runner.stop()
+            pending.close()
             client.close()
             protocol_app.close()
 

@@ -15,6 +15,7 @@ from uuid import UUID
 
 import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response
+from portal_events.projections import ReadModel
 from portal_web import ApiError, CurrentPrincipal, Principal, error_responses, require_roles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -51,17 +52,16 @@ class Services:
     """What the routes need, built once per process in main.py's lifespan."""
 
     app: RequestsApplication
-    summaries: RequestSummaries
+    read_model: ReadModel[RequestSummaries]
     read_your_writes_timeout: float
+
+    @property
+    def summaries(self) -> RequestSummaries:
+        return self.read_model.view
 
     def wait_for_view(self, position: int | None) -> None:
         """Read-your-writes: let the projection reach this write before answering."""
-        if position is None:
-            return
-        try:
-            self.summaries.wait(self.app.name, position, timeout=self.read_your_writes_timeout)
-        except TimeoutError:
-            log.warning("projection_lagging", position=position)
+        self.read_model.wait(position, self.read_your_writes_timeout)
 
 
 def services(request: Request) -> Services:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -94,6 +97,13 @@ class RequestsApplication(Application[UUID]):
     def __init__(self, env: dict[str, str] | None = None, routing: Routing | None = None):
         super().__init__(env)
         self.routing = routing or Routing.load()
+        # Submissions of this process take numbers one at a time: the recorder serialises
+        # writes anyway, and without it concurrent submissions collide on the year counter
+        # and retry. Other processes still race; `_retrying` covers them. Under the lock the
+        # counter stays in memory between submissions (saving it brings it up to date), so a
+        # submission costs one write and no read; a conflict drops it and reloads.
+        self._numbering = threading.Lock()
+        self._counters: dict[int, YearCounter] = {}
 
     # --- commands: submission (R-1, R-2) -----------------------------------------------------
 
@@ -156,7 +166,7 @@ class RequestsApplication(Application[UUID]):
         year = datetime.now(UTC).astimezone(MUNICIPALITY_TZ).year
 
         def attempt() -> Submission:
-            counter = self._year_counter(year)
+            counter = self._counters.pop(year, None) or self._year_counter(year)
             request = Request(
                 number=counter.issue(),
                 kind=Kind(kind).value,
@@ -169,9 +179,11 @@ class RequestsApplication(Application[UUID]):
             )
             # One transaction: the number is taken if and only if the request is recorded.
             recordings = self.save(counter, request)
+            self._counters[year] = counter
             return Submission(request.id, request.number, recordings[-1].notification.id)
 
-        return self._retrying(attempt)
+        with self._numbering:
+            return self._retrying(attempt)
 
     def _year_counter(self, year: int) -> YearCounter:
         try:
@@ -262,11 +274,14 @@ class RequestsApplication(Application[UUID]):
         return self._retrying(attempt)
 
     def _retrying(self, attempt: Callable[[], Any]) -> Any:
-        for _ in range(MAX_SAVE_ATTEMPTS):
+        for tries in range(1, MAX_SAVE_ATTEMPTS + 1):
             try:
                 return attempt()
             except IntegrityError:
-                log.info("save_conflict_retrying")
+                log.info("save_conflict_retrying", tries=tries)
+                # A random pause, growing with the tries, so that racing writers (other
+                # replicas) stop colliding in lockstep and one of them starves.
+                time.sleep(random.uniform(0, 0.002 * tries))  # noqa: S311 - not security
         raise Contention("too many concurrent changes, try again")
 
 

@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from eventsourcing.projection import ProjectionRunner
 from fastapi import FastAPI
 from portal_events.background import BackgroundLoops
 from portal_events.consumer import EventConsumer
 from portal_events.contracts import PROTOCOL_REGISTRATION_EVENTS
+from portal_events.projections import ReadModel
 from portal_events.relay import OutboxRelay
 from portal_web import TokenVerifier, configure_logging, create_service_app
 
@@ -37,16 +37,16 @@ def create_app(
         configure_logging(SOURCE, settings.log_format, settings.log_level)
         env = settings.eventsourcing_env()
         application = RequestsApplication(env=env)
-        runner = ProjectionRunner(
+        read_model = ReadModel(
             application_class=RequestsApplication,
             projection_class=RequestSummaryProjection,
             view_class=RequestSummaries,
             env=env,
         )
         app.state.requests = Services(
-            application, runner.view, settings.read_your_writes_timeout_seconds
+            application, read_model, settings.read_your_writes_timeout_seconds
         )
-        app.state.health_checks["projection"] = lambda: not runner.is_interrupted.is_set()
+        app.state.health_checks["projection"] = read_model.healthy
         loops = BackgroundLoops()
         if settings.kafka_enabled:
             relay = OutboxRelay(
@@ -66,12 +66,12 @@ def create_app(
             loops.start("relay", relay.run)
             loops.start("consumer", consumer.run)
         app.state.health_checks |= loops.health_checks()
-        with runner:
-            try:
-                yield
-            finally:
-                await loops.stop()
-                application.close()
+        try:
+            yield
+        finally:
+            await loops.stop()
+            read_model.close()
+            application.close()
 
     return create_service_app(
         name="requests",
