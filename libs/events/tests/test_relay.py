@@ -66,18 +66,15 @@ def _start_relay(infra, topic: str, batch_size: int) -> subprocess.Popen:
     )
 
 
-def _relay_position() -> int:
-    app = ParcelApplication()
-    try:
-        with app.recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                "SELECT notification_id FROM parcels_relay_tracking WHERE application_name = %s",
-                ("tests-kafka-relay",),
-            )
-            row = cursor.fetchone()
-            return row["notification_id"] if row else 0
-    finally:
-        app.close()
+def _relay_position(infra, dbname: str) -> int:
+    """Where the relay recorded it got to (read directly, so the test builds no second
+    application racing the relay's own start-up DDL)."""
+    with infra.connect(dbname) as conn:
+        row = conn.execute(
+            "SELECT notification_id FROM parcels_relay_tracking WHERE application_name = %s",
+            ("tests-kafka-relay",),
+        ).fetchone()
+    return row[0] if row else 0
 
 
 def test_relay_killed_mid_batch_resumes_without_losing_an_event(infra, topic, parcels_env):
@@ -94,13 +91,17 @@ def test_relay_killed_mid_batch_resumes_without_losing_an_event(infra, topic, pa
     finally:
         relay.send_signal(signal.SIGKILL)
         relay.wait()
-    position_at_kill = _relay_position()
+    dbname = parcels_env["POSTGRES_DBNAME"]
+    position_at_kill = _relay_position(infra, dbname)
     assert position_at_kill < 2 * total  # it had not finished (2 stored events per parcel)
 
     relay = _start_relay(infra, topic, batch_size=100)
     try:
         deadline = time.monotonic() + 60
-        while _relay_position() < 2 * total and time.monotonic() < deadline:
+        while (
+            _relay_position(infra, parcels_env["POSTGRES_DBNAME"]) < 2 * total
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.2)
     finally:
         relay.send_signal(signal.SIGTERM)
