@@ -16,8 +16,7 @@ def _stored_events(stack, service: str) -> list[tuple[str, str, dict]]:
     """A service's stored events (originator id, topic, state), as an auditor would read them."""
     with psycopg.connect(stack.pg_dsn(service)) as conn:
         rows = conn.execute(
-            f"SELECT originator_id, topic, state FROM {service}_events "
-            "ORDER BY originator_version"
+            f"SELECT originator_id, topic, state FROM {service}_events ORDER BY originator_version"
         ).fetchall()
     return [(str(oid), topic, json.loads(bytes(state))) for oid, topic, state in rows]
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from portal_events.projections import ReadModel
 from portal_web import ApiError, CurrentPrincipal, Principal, error_responses, require_roles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -31,6 +31,7 @@ from requests_service.domainmodel import (
     NOTE_MAX,
     SUBJECT_MAX,
     TEXT_MAX,
+    IdempotencyKeyReused,
     InvalidSubmission,
     InvalidTransition,
     Kind,
@@ -101,6 +102,8 @@ def domain_errors() -> Iterator[None]:
     except ProtocolAlreadyAssigned as exc:
         details = {"protocol_number": exc.number}
         raise ApiError(409, "protocol_already_assigned", str(exc), details) from exc
+    except IdempotencyKeyReused as exc:
+        raise ApiError(409, "idempotency_key_reused", str(exc)) from exc
     except Contention as exc:
         raise ApiError(409, "conflict", str(exc)) from exc
     except RequestsError as exc:  # any other domain rule
@@ -328,7 +331,22 @@ def submit_anonymous(body: AnonymousSubmission, svc: ServicesDep) -> Receipt:
     description="SPEC R-2, R-3. Records the request, complaint or proposal and returns its id "
     "and number; it is already in the caller's list (`GET /requests`) when this answers.",
 )
-def submit(body: NamedSubmission, principal: Submitter, svc: ServicesDep) -> Created:
+def submit(
+    body: NamedSubmission,
+    principal: Submitter,
+    svc: ServicesDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=8,
+            max_length=100,
+            description="Optional. A repeat with the same key (a double click, a retry) returns "
+            "the request the first one recorded and records nothing; the same key with a "
+            "different submission is 409.",
+            examples=["7c1f7e9e-3c4b-4a0e-8a57-1d7d6a1b2f10"],
+        ),
+    ] = None,
+) -> Created:
     with domain_errors():
         submission = svc.app.submit(
             submitted_by=principal.user_id,
@@ -337,6 +355,7 @@ def submit(body: NamedSubmission, principal: Submitter, svc: ServicesDep) -> Cre
             text=body.text,
             desired_action=body.desired_action,
             category=body.category,
+            idempotency_key=idempotency_key,
         )
     svc.wait_for_view(submission.position)
     return Created(id=submission.id, number=submission.number)

@@ -23,6 +23,7 @@ from requests_service.domainmodel import (
     NOTE_MAX,
     SUBJECT_MAX,
     TEXT_MAX,
+    IdempotencyKeyReused,
     Kind,
     ProtocolNumberConflict,
     Request,
@@ -30,6 +31,7 @@ from requests_service.domainmodel import (
     RequestsError,
     Routing,
     Status,
+    SubmissionKey,
     YearCounter,
     check_text_fields,
 )
@@ -70,7 +72,7 @@ class Scope:
 class Submission:
     id: UUID
     number: str
-    position: int  # notification id of the write, for read-your-writes
+    position: int | None  # notification id of the write, for read-your-writes
 
 
 @dataclass(frozen=True)
@@ -134,9 +136,21 @@ class RequestsApplication(Application[UUID]):
         text: str,
         desired_action: str | None = None,
         category: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Submission:
-        """R-2: a named submission; its department follows from the category (R-3)."""
+        """R-2: a named submission; its department follows from the category (R-3).
+
+        With an idempotency key, a repeat (a double click, a retried request) returns the
+        request the first one recorded, and records nothing (DESIGN "HTTP").
+        """
+        key = None
+        if idempotency_key is not None:
+            key = SubmissionKey.create_id(submitted_by, idempotency_key)
+            earlier = self._earlier_submission(key, subject=subject, text=text)
+            if earlier is not None:
+                return earlier
         return self._submit(
+            key=(key, idempotency_key) if key else None,
             kind=kind,
             subject=subject,
             text=text,
@@ -145,9 +159,20 @@ class RequestsApplication(Application[UUID]):
             submitted_by=submitted_by,
         )
 
+    def _earlier_submission(self, key: UUID, *, subject: str, text: str) -> Submission | None:
+        try:
+            submission_key: SubmissionKey = self.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+        earlier: Request = self.repository.get(submission_key.request_id)
+        if (earlier.subject, earlier.text) != (subject.strip(), text.strip()):
+            raise IdempotencyKeyReused
+        return Submission(earlier.id, earlier.number, position=None)
+
     def _submit(
         self,
         *,
+        key: tuple[UUID, str] | None = None,
         kind: Kind,
         subject: str,
         text: str,
@@ -166,6 +191,11 @@ class RequestsApplication(Application[UUID]):
         year = datetime.now(UTC).astimezone(MUNICIPALITY_TZ).year
 
         def attempt() -> Submission:
+            if key is not None:
+                # A twin of this keyed submission may have been recorded meanwhile.
+                earlier = self._earlier_submission(key[0], subject=subject, text=text)
+                if earlier is not None:
+                    return earlier
             counter = self._counters.pop(year, None) or self._year_counter(year)
             request = Request(
                 number=counter.issue(),
@@ -177,8 +207,10 @@ class RequestsApplication(Application[UUID]):
                 department=department,
                 submitted_by=submitted_by,
             )
-            # One transaction: the number is taken if and only if the request is recorded.
-            recordings = self.save(counter, request)
+            keys = [] if key is None else [SubmissionKey(submitted_by, key[1], request.id)]
+            # One transaction: the number (and the key) are taken if and only if the request is
+            # recorded. The request goes last: its position is what read-your-writes waits for.
+            recordings = self.save(counter, *keys, request)
             self._counters[year] = counter
             return Submission(request.id, request.number, recordings[-1].notification.id)
 

@@ -102,6 +102,13 @@ class ProtocolAlreadyAssigned(RequestsError):
         self.number = number
 
 
+class IdempotencyKeyReused(RequestsError):
+    """The same Idempotency-Key came back with a different submission."""
+
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was already used for a different submission")
+
+
 class ProtocolNumberConflict(RequestsError):
     """The registry sent a second, different number for a request that has one already."""
 
@@ -169,6 +176,7 @@ class Routing:
 # --- aggregates --------------------------------------------------------------------------------
 
 _COUNTER_NAMESPACE = uuid.UUID("0b7f0d6a-2f4e-4f8a-9a57-6a4e3f1c9d21")
+_SUBMISSION_KEY_NAMESPACE = uuid.UUID("0b6d2a51-8a3e-4f0e-9f7c-2d5e1c9a7b33")
 
 
 class YearCounter(Aggregate):
@@ -204,6 +212,30 @@ class YearCounter(Aggregate):
     def issue(self) -> str:
         self.trigger_event(self.Issued)
         return format_number(self.year, self.last)
+
+
+class SubmissionKey(Aggregate):
+    """Remembers which request a user's Idempotency-Key produced (DESIGN "HTTP").
+
+    Its id is derived from the user and the key, and it is saved in the same transaction as the
+    request, so a repeat finds the first request and two racing twins cannot both be recorded.
+    """
+
+    TOPIC = "requests:SubmissionKey"
+
+    class Created(Aggregate.Created):
+        TOPIC = "requests:SubmissionKey.Created"
+        submitted_by: UUID
+        key: str
+        request_id: UUID
+
+    @staticmethod
+    def create_id(submitted_by: UUID, key: str) -> UUID:
+        return uuid.uuid5(_SUBMISSION_KEY_NAMESPACE, f"{submitted_by}/{key}")
+
+    @event(Created)
+    def __init__(self, submitted_by: UUID, key: str, request_id: UUID):
+        self.request_id = request_id
 
 
 class Request(Aggregate):

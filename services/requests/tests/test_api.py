@@ -84,6 +84,36 @@ def test_r2_named_submission_201_and_immediately_in_my_list(client, citizen):
     }
 
 
+def test_r2_idempotency_key_repeat_returns_the_first_request_and_records_nothing(
+    client, citizen, token
+):
+    _, headers = citizen
+    keyed = headers | {"Idempotency-Key": "double-click-0001"}
+    first = client.post("/requests", json=NAMED, headers=keyed)
+    again = client.post("/requests", json=NAMED, headers=keyed)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert [r["id"] for r in client.get("/requests", headers=headers).json()] == [
+        first.json()["id"]
+    ]
+    # The same key with another submission is a conflict, and records nothing either.
+    changed = client.post("/requests", json=NAMED | {"text": "Άλλο κείμενο"}, headers=keyed)
+    assert changed.status_code == 409
+    assert changed.json()["code"] == "idempotency_key_reused"
+    assert len(client.get("/requests", headers=headers).json()) == 1
+    # Keys are per user: another citizen's identical key is another request.
+    other = auth(token("citizen", uuid.uuid4())) | {"Idempotency-Key": "double-click-0001"}
+    theirs = client.post("/requests", json=NAMED, headers=other)
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+
+
+def test_r2_idempotency_key_too_short_is_422(client, citizen):
+    _, headers = citizen
+    response = client.post("/requests", json=NAMED, headers=headers | {"Idempotency-Key": "x"})
+    assert response.status_code == 422
+    assert client.get("/requests", headers=headers).json() == []
+
+
 def test_r5_my_list_is_newest_first(client, citizen):
     _, headers = citizen
     first, second = submit(client, headers), submit(client, headers, kind="proposal")
