@@ -7,7 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from portal_web.auth import TokenVerifier
 from portal_web.correlation import CorrelationIdMiddleware
@@ -18,9 +18,16 @@ HealthCheck = Callable[[], bool]
 
 
 class Health(BaseModel):
-    status: str
-    service: str
-    checks: dict[str, bool]
+    """What `GET /<service>/health` answers."""
+
+    status: str = Field(
+        description="`ok` if every check passes, else `degraded`", examples=["ok", "degraded"]
+    )
+    service: str = Field(description="The service that answered", examples=["requests"])
+    checks: dict[str, bool] = Field(
+        description="Each dependency or background loop and whether it is healthy",
+        examples=[{"projection": True, "relay": True, "consumer": True}],
+    )
 
 
 def create_service_app(

@@ -19,7 +19,11 @@ class ErrorBody(BaseModel):
 
     code: str = Field(examples=["not_found"], description="Stable machine-readable code")
     message: str = Field(examples=["Request not found"], description="For people; may be Greek")
-    details: Any | None = Field(None, description="Per-field problems for invalid input")
+    details: Any | None = Field(
+        None,
+        description="Per-field problems for invalid input; other errors may give context here",
+        examples=[[{"field": "subject", "problem": "Field required", "type": "missing"}]],
+    )
 
 
 class ApiError(Exception):

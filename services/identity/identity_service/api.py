@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from portal_web import (
     ApiError,
     CurrentPrincipal,
@@ -45,7 +45,23 @@ EMAIL = Field(
     description="E-mail address; also the login name (case-insensitive)",
     examples=["maria@example.gr"],
 )
-PASSWORD = Field(min_length=8, max_length=128, description="At least 8 characters")
+PASSWORD = Field(
+    min_length=8,
+    max_length=128,
+    description="Password, 8 to 128 characters; stored only as an argon2id hash",
+    examples=["s3cret-pw"],
+)
+USER_ID = Field(
+    description="The user's id (as returned at registration)",
+    examples=["5f0c3c1e-8a4f-4a43-9d0b-2f6f3a9d7c11"],
+)
+UserId = Annotated[
+    UUID,
+    Path(
+        description="The user's id (from `GET /identity/users`)",
+        examples=["5f0c3c1e-8a4f-4a43-9d0b-2f6f3a9d7c11"],
+    ),
+]
 LIFETIME_NOTE = (
     "Tokens are short-lived (TOKEN_TTL_SECONDS, default 15 minutes). Logout makes identity itself "
     "refuse the token at once; other services verify tokens locally and accept them until expiry."
@@ -125,12 +141,21 @@ class RegisterIn(BaseModel):
 
 
 class CreatedUser(BaseModel):
-    user_id: UUID = Field(examples=["5f0c3c1e-8a4f-4a43-9d0b-2f6f3a9d7c11"])
+    user_id: UUID = Field(
+        description="The new account's id", examples=["5f0c3c1e-8a4f-4a43-9d0b-2f6f3a9d7c11"]
+    )
 
 
 class TokenOut(BaseModel):
-    access_token: str = Field(description="ES256-signed JWT")
-    token_type: Literal["bearer"] = "bearer"  # noqa: S105 (a scheme name, not a secret)
+    access_token: str = Field(
+        description="ES256-signed JWT; send it as `Authorization: Bearer <token>`",
+        examples=["eyJhbGciOiJFUzI1NiIsImtpZCI6Ii4uLiJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl"],
+    )
+    token_type: Literal["bearer"] = Field(
+        "bearer",
+        description="Always `bearer` (OAuth2 token type)",
+        examples=["bearer"],
+    )
     expires_in: int = Field(description="Seconds until the token expires", examples=[900])
 
 
@@ -174,22 +199,42 @@ class ProfileIn(BaseModel):
 
 
 class Verification(BaseModel):
-    document_type: str
-    document_number: str
-    verified_by: UUID
-    verified_at: datetime
+    """An in-person verification by a clerk (SPEC ID-3)."""
+
+    document_type: str = Field(
+        description="Document shown in person", examples=["identity_card", "passport"]
+    )
+    document_number: str = Field(description="The document's number", examples=["ΑΚ 123456"])
+    verified_by: UUID = Field(
+        description="The clerk who verified", examples=["0b7e7d4a-6c1f-4a39-9f7a-3d2b1c0e9f88"]
+    )
+    verified_at: datetime = Field(
+        description="When it was recorded (UTC)", examples=["2026-03-02T10:15:00Z"]
+    )
 
 
 class UserOut(BaseModel):
-    user_id: UUID
-    kind: Literal["citizen", "business", "staff"]
-    email: str
-    roles: list[str] = Field(examples=[["citizen"]])
-    department: str | None = None
+    user_id: UUID = USER_ID
+    kind: Literal["citizen", "business", "staff"] = Field(
+        description="Natural person, business, or municipality staff", examples=["citizen"]
+    )
+    email: str = Field(
+        description="E-mail address; also the login name", examples=["maria@example.gr"]
+    )
+    roles: list[str] = Field(
+        description="citizen, business, clerk, auditor or admin", examples=[["citizen"]]
+    )
+    department: str | None = Field(
+        None,
+        description="Clerks only: the department whose inbox they work",
+        examples=["citizen_services"],
+    )
     profile: dict[str, str] = Field(description="The details given so far (SPEC ID-2)")
     profile_complete: bool = Field(description="All fields this kind of user needs are present")
     verified: bool = Field(description="Verified in person by a clerk (SPEC ID-3)")
-    verification: Verification | None = None
+    verification: Verification | None = Field(
+        None, description="The in-person verification, while verified; null otherwise"
+    )
 
     @classmethod
     def of(cls, user: User) -> UserOut:
@@ -221,23 +266,40 @@ class StaffIn(BaseModel):
     )
     email: str = EMAIL
     password: str = PASSWORD
-    role: Literal["clerk", "auditor", "admin"]
+    role: Literal["clerk", "auditor", "admin"] = Field(
+        description="clerk: works a department's inbox; auditor: reads everything; admin: all",
+        examples=["clerk"],
+    )
     department: str | None = Field(
-        None, max_length=100, description="Required for clerks (their inbox)"
+        None,
+        max_length=100,
+        description="Required for clerks (their inbox)",
+        examples=["citizen_services"],
     )
 
 
 class UserSummary(BaseModel):
-    user_id: UUID
-    kind: str
-    role: str
-    email: str
-    department: str | None
-    display_name: str | None
-    afm: str | None
-    profile_complete: bool
-    verified: bool
-    registered_at: datetime
+    """One line of a user search (SPEC ID-4)."""
+
+    user_id: UUID = USER_ID
+    kind: str = Field(description="citizen, business or staff", examples=["citizen"])
+    role: str = Field(
+        description="citizen, business, clerk, auditor or admin", examples=["citizen"]
+    )
+    email: str = Field(description="E-mail address (login name)", examples=["maria@example.gr"])
+    department: str | None = Field(
+        description="Clerks only: their department", examples=["citizen_services"]
+    )
+    display_name: str | None = Field(
+        description="Name from the profile (Επωνυμία for businesses); null if not given yet",
+        examples=["Μαρία Παπαδοπούλου"],
+    )
+    afm: str | None = Field(description="ΑΦΜ, if given", examples=["090000045"])
+    profile_complete: bool = Field(description="All fields this kind of user needs are present")
+    verified: bool = Field(description="Verified in person by a clerk (SPEC ID-3)")
+    registered_at: datetime = Field(
+        description="When the account was created (UTC)", examples=["2026-03-01T09:00:00Z"]
+    )
 
     @classmethod
     def of(cls, row: UserRow) -> UserSummary:
@@ -245,10 +307,12 @@ class UserSummary(BaseModel):
 
 
 class UserPage(BaseModel):
-    items: list[UserSummary]
-    total: int
-    limit: int
-    offset: int
+    """A page of search results."""
+
+    items: list[UserSummary] = Field(description="The users on this page")
+    total: int = Field(description="How many users match, over all pages", examples=[42])
+    limit: int = Field(description="The page size asked for", examples=[20])
+    offset: int = Field(description="How many matches were skipped", examples=[0])
 
 
 class VerificationIn(BaseModel):
@@ -262,14 +326,24 @@ class VerificationIn(BaseModel):
         max_length=50,
         description="Document shown in person, e.g. identity_card, passport, company_documents",
     )
-    document_number: str = Field(min_length=1, max_length=50)
+    document_number: str = Field(
+        min_length=1,
+        max_length=50,
+        description="The number of the document shown",
+        examples=["ΑΚ 123456"],
+    )
 
 
 class RevocationIn(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={"examples": [{"reason": "Το έγγραφο είχε λήξει (expired document)"}]}
     )
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Why the verification is revoked (kept in the history)",
+        examples=["Το έγγραφο είχε λήξει (expired document)"],
+    )
 
 
 # --- routes --------------------------------------------------------------------------------------
@@ -317,9 +391,20 @@ def client_address(request: Request) -> str:
 def token(
     request: Request,
     identity: Identity,
-    username: Annotated[str, Form(max_length=254, description="E-mail")],
-    password: Annotated[str, Form(max_length=128)],
-    grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
+    username: Annotated[
+        str, Form(max_length=254, description="E-mail", examples=["maria@example.gr"])
+    ],
+    password: Annotated[
+        str, Form(max_length=128, description="The account's password", examples=["s3cret-pw"])
+    ],
+    grant_type: Annotated[
+        str | None,
+        Form(
+            pattern="^password$",
+            description="OAuth2 grant type: `password` or omitted",
+            examples=["password"],
+        ),
+    ] = None,
 ) -> TokenOut:
     throttle: LoginThrottle = request.app.state.login_throttle
     account, address = normalise_email(username), client_address(request)
@@ -413,8 +498,10 @@ def search_users(
     staff: Staff,
     view: View,
     q: Annotated[str | None, Query(max_length=100, description="Part of e-mail/name/ΑΦΜ")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100, description="Page size (1-100)")] = 20,
+    offset: Annotated[
+        int, Query(ge=0, le=100_000, description="How many matches to skip (paging)")
+    ] = 0,
 ) -> UserPage:
     """SPEC ID-4: clerks find the person in front of them to verify them (ID-3)."""
     rows, total = view.search(q, limit, offset)
@@ -431,7 +518,7 @@ def search_users(
     summary="Record an in-person verification (clerk; SPEC ID-3)",
 )
 def verify_user(
-    user_id: UUID, body: VerificationIn, request: Request, clerk: Clerk, identity: Identity
+    user_id: UserId, body: VerificationIn, request: Request, clerk: Clerk, identity: Identity
 ) -> UserOut:
     """SPEC ID-3: the person (or the company's representative) appeared with this document.
     409 if already verified or if the account is staff."""
@@ -448,7 +535,7 @@ def verify_user(
     summary="Revoke a verification, with a reason (clerk; SPEC ID-3)",
 )
 def revoke_verification(
-    user_id: UUID, body: RevocationIn, request: Request, clerk: Clerk, identity: Identity
+    user_id: UserId, body: RevocationIn, request: Request, clerk: Clerk, identity: Identity
 ) -> UserOut:
     """SPEC ID-3 (expected). 409 if the user is not verified."""
     with domain_errors():

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from portal_events.projections import ReadModel
 from portal_web import ApiError, CurrentPrincipal, Principal, error_responses, require_roles
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -126,6 +126,50 @@ DesiredAction = _text(DESIRED_ACTION_MAX)
 Note = _text(NOTE_MAX)
 Category = _text(CATEGORY_MAX)
 
+REQUEST_ID_EXAMPLE = "3b9a4c52-1d2e-4f6a-8b7c-9d0e1f2a3b4c"
+RequestId = Annotated[
+    UUID,
+    Path(
+        description="The request's id (from the submission or a list)",
+        examples=[REQUEST_ID_EXAMPLE],
+    ),
+]
+
+
+def _id() -> Any:
+    return Field(description="The request's id", examples=[REQUEST_ID_EXAMPLE])
+
+
+def _number() -> Any:
+    return Field(description="Α.Α.: sequential per year", examples=["2026/000042"])
+
+
+def _kind() -> Any:
+    return Field(description="Αίτημα / Καταγγελία / Πρόταση", examples=["complaint"])
+
+
+def _subject() -> Any:
+    return Field(description="Θέμα", examples=["Λακκούβα στην οδό Ερμού"])
+
+
+def _status() -> Any:
+    return Field(
+        description="submitted, under_review, in_progress, completed or rejected",
+        examples=["in_progress"],
+    )
+
+
+def _protocol_status(default: Any = ...) -> Any:
+    return Field(
+        default,
+        description="requested, pending (registry retrying) or assigned; null if never",
+        examples=["assigned"],
+    )
+
+
+def _submitted_at() -> Any:
+    return Field(description="When it was submitted (UTC)", examples=["2026-03-02T10:15:00Z"])
+
 
 class AnonymousSubmission(BaseModel):
     """R-1: no login; the visitor cannot follow it afterwards."""
@@ -179,68 +223,94 @@ class NamedSubmission(BaseModel):
 
 
 class Created(BaseModel):
-    id: UUID = Field(description="The request's id")
-    number: str = Field(description="Α.Α.: sequential per year", examples=["2026/000042"])
+    id: UUID = _id()
+    number: str = _number()
 
 
 class Receipt(BaseModel):
-    message: str = Field(examples=["Η υποβολή σας καταχωρήθηκε."])
+    message: str = Field(
+        description="Confirmation for the visitor (Greek, with English)",
+        examples=["Η υποβολή σας καταχωρήθηκε."],
+    )
 
 
 class ProtocolInfo(BaseModel):
     number: str = Field(description="Αριθμός πρωτοκόλλου", examples=["1234"])
-    date: dt.date = Field(description="Ημερομηνία πρωτοκόλλου")
+    date: dt.date = Field(description="Ημερομηνία πρωτοκόλλου", examples=["2026-03-02"])
 
 
 class RequestSummary(BaseModel):
     """One line of the citizen's list (R-5)."""
 
-    id: UUID
-    number: str = Field(examples=["2026/000042"])
-    kind: Kind
-    subject: str
-    status: Status
+    id: UUID = _id()
+    number: str = _number()
+    kind: Kind = _kind()
+    subject: str = _subject()
+    status: Status = _status()
     protocol: ProtocolInfo | None = Field(None, description="Once the registry assigned it")
-    protocol_status: str | None = Field(
-        None, description="requested, pending (registry retrying) or assigned; null if never"
+    protocol_status: str | None = _protocol_status(None)
+    submitted_at: dt.datetime = _submitted_at()
+    updated_at: dt.datetime = Field(
+        description="When it last changed (UTC)", examples=["2026-03-03T08:30:00Z"]
     )
-    submitted_at: dt.datetime
-    updated_at: dt.datetime
 
 
 class InboxItem(BaseModel):
     """One line of a clerk's inbox (R-3, X-3)."""
 
-    id: UUID
-    number: str = Field(examples=["2026/000042"])
-    kind: Kind
-    subject: str
-    status: Status
-    anonymous: bool
-    category: str | None
-    department: str
-    protocol_status: str | None
-    submitted_at: dt.datetime
+    id: UUID = _id()
+    number: str = _number()
+    kind: Kind = _kind()
+    subject: str = _subject()
+    status: Status = _status()
+    anonymous: bool = Field(description="Submitted without login (SPEC R-1)")
+    category: str | None = Field(
+        description="The category given at submission; null if none", examples=["roads"]
+    )
+    department: str = Field(
+        description="The competent department (whose inbox it is in)", examples=["technical"]
+    )
+    protocol_status: str | None = _protocol_status()
+    submitted_at: dt.datetime = _submitted_at()
 
 
 class HistoryItem(BaseModel):
-    at: dt.datetime
-    event: str = Field(examples=["StatusChanged"])
-    status: Status | None = None
-    note: str | None = None
-    actor_role: str | None = Field(None, examples=["clerk"])
+    """One recorded change of the request (every change is kept)."""
+
+    at: dt.datetime = Field(description="When it happened (UTC)", examples=["2026-03-02T10:15:00Z"])
+    event: str = Field(description="What happened (the event's name)", examples=["StatusChanged"])
+    status: Status | None = Field(
+        None, description="The status after this change, if it set one", examples=["in_progress"]
+    )
+    note: str | None = Field(
+        None, description="The clerk's note on a status change, if any", examples=["Ανατέθηκε"]
+    )
+    actor_role: str | None = Field(
+        None, description="The role of whoever made the change", examples=["clerk"]
+    )
 
 
 class RequestView(RequestSummary):
     """The full request (R-5), read from the event store: always the latest state."""
 
-    text: str
-    desired_action: str | None
-    category: str | None
-    department: str
-    anonymous: bool
-    reply: str | None = Field(None, description="Η απάντηση του Δήμου")
-    history: list[HistoryItem]
+    text: str = Field(description="Κείμενο", examples=["Μεγάλη λακκούβα μπροστά στο νούμερο 12."])
+    desired_action: str | None = Field(
+        description="Επιθυμητή Ενέργεια; null if not given",
+        examples=["Επισκευή του οδοστρώματος"],
+    )
+    category: str | None = Field(
+        description="The category given at submission; null if none", examples=["roads"]
+    )
+    department: str = Field(
+        description="The competent department (whose inbox it is in)", examples=["technical"]
+    )
+    anonymous: bool = Field(description="Submitted without login (SPEC R-1)")
+    reply: str | None = Field(
+        None,
+        description="Η απάντηση του Δήμου (the latest reply); null until one is given",
+        examples=["Ενημερώθηκε το συνεργείο."],
+    )
+    history: list[HistoryItem] = Field(description="Every change, oldest first")
 
 
 class ReplyBody(BaseModel):
@@ -261,8 +331,11 @@ class StatusBody(BaseModel):
 
 
 class ProtocolAccepted(BaseModel):
-    id: UUID
-    protocol_status: str = Field(examples=["requested"])
+    id: UUID = _id()
+    protocol_status: str = Field(
+        description="requested, pending (registry retrying) or assigned",
+        examples=["requested"],
+    )
 
 
 def _protocol(row: dict[str, Any]) -> ProtocolInfo | None:
@@ -409,7 +482,7 @@ def inbox(
     "anyone else it does not exist (404). The ETag is the aggregate version.",
 )
 def get_request(
-    request_id: UUID, principal: CurrentPrincipal, svc: ServicesDep, response: Response
+    request_id: RequestId, principal: CurrentPrincipal, svc: ServicesDep, response: Response
 ) -> RequestView:
     with domain_errors():
         detail = svc.app.detail(request_id, scope=scope_of(principal))
@@ -433,7 +506,9 @@ def _handled(
     description="SPEC R-3. A clerk of the request's department (or an admin) records the "
     "municipality's reply; the latest reply is shown, every reply stays in the history.",
 )
-def reply(request_id: UUID, body: ReplyBody, principal: Staff, svc: ServicesDep) -> RequestView:
+def reply(
+    request_id: RequestId, body: ReplyBody, principal: Staff, svc: ServicesDep
+) -> RequestView:
     with domain_errors():
         position = svc.app.reply(request_id, body.text, scope=scope_of(principal))
     return _handled(svc, request_id, principal, position)
@@ -448,7 +523,7 @@ def reply(request_id: UUID, body: ReplyBody, principal: Staff, svc: ServicesDep)
     "Anything else: 409.",
 )
 def change_status(
-    request_id: UUID, body: StatusBody, principal: Staff, svc: ServicesDep
+    request_id: RequestId, body: StatusBody, principal: Staff, svc: ServicesDep
 ) -> RequestView:
     with domain_errors():
         position = svc.app.change_status(
@@ -468,7 +543,7 @@ def change_status(
     "is requested or pending is accepted and changes nothing (202); once it has its number: 409. "
     "A request never gets two numbers.",
 )
-def request_protocol(request_id: UUID, principal: Staff, svc: ServicesDep) -> ProtocolAccepted:
+def request_protocol(request_id: RequestId, principal: Staff, svc: ServicesDep) -> ProtocolAccepted:
     scope = scope_of(principal)
     with domain_errors():
         position = svc.app.request_protocol(request_id, scope=scope)
