@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 from pydantic import BaseModel, Field
 
 from portal_web.auth import TokenVerifier
@@ -65,13 +65,21 @@ def create_service_app(
     install_error_handlers(app)
     app.add_middleware(CorrelationIdMiddleware)
 
-    @app.get(f"{prefix}/health", response_model=Health, tags=["operations"])
-    def health() -> Health:
-        """Liveness and readiness of the service and what it depends on."""
+    @app.get(
+        f"{prefix}/health",
+        response_model=Health,
+        tags=["operations"],
+        responses={503: {"model": Health, "description": "Degraded: a check failed"}},
+    )
+    def health(response: Response) -> Health:
+        """Readiness of the service and of what it runs (projections, relay, consumers):
+        200 when every check passes, 503 (same body) when any fails, so that a load balancer
+        or the stack launcher stops sending it traffic."""
         checks = {check: bool(probe()) for check, probe in app.state.health_checks.items()}
-        return Health(
-            status="ok" if all(checks.values()) else "degraded", service=name, checks=checks
-        )
+        healthy = all(checks.values())
+        if not healthy:
+            response.status_code = 503
+        return Health(status="ok" if healthy else "degraded", service=name, checks=checks)
 
     for router in routers:
         app.include_router(router)

@@ -1,0 +1,157 @@
+"""The HTTP edge every service shares: error shape, health, correlation id, token checks
+(DESIGN "HTTP"; issue 2 §7)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi import APIRouter, Depends
+from fastapi.testclient import TestClient
+from portal_events import context
+from portal_web import (
+    ApiError,
+    CurrentPrincipal,
+    Principal,
+    ServiceSettings,
+    TokenVerifier,
+    create_service_app,
+    require_roles,
+)
+from pydantic import BaseModel, Field
+
+KEY = ec.generate_private_key(ec.SECP256R1())
+OTHER_KEY = ec.generate_private_key(ec.SECP256R1())
+
+router = APIRouter(prefix="/demo")
+
+
+class Echo(BaseModel):
+    text: str = Field(min_length=1, max_length=10)
+
+
+@router.post("/echo")
+def echo(body: Echo, principal: CurrentPrincipal) -> dict:
+    return {"text": body.text, "actor": context.actor().id, "correlation": context.correlation_id()}
+
+
+@router.get("/clerks-only")
+def clerks_only(
+    principal: Annotated[Principal, Depends(require_roles("clerk"))],
+) -> dict:
+    return {"department": principal.department}
+
+
+@router.get("/conflict")
+def conflict() -> dict:
+    raise ApiError(409, "conflict", "Σύγκρουση", headers={"Retry-After": "3"})
+
+
+@pytest.fixture
+def checks():
+    return {"projection": True}
+
+
+@pytest.fixture
+def client(checks):
+    app = create_service_app(
+        name="demo",
+        title="Demo",
+        description="The shared edge under test",
+        settings=ServiceSettings(),
+        routers=[router],
+        token_verifier=TokenVerifier(
+            issuer="portal-identity", audience="portal", public_key=KEY.public_key()
+        ),
+        health_checks={"projection": lambda: checks["projection"]},
+    )
+    with TestClient(app) as client:
+        yield client
+
+
+def token(key=KEY, algorithm="ES256", **overrides) -> dict[str, str]:
+    now = int(time.time())
+    claims = {
+        "sub": str(uuid.uuid4()),
+        "role": "citizen",
+        "iss": "portal-identity",
+        "aud": "portal",
+        "iat": now,
+        "exp": now + 300,
+    } | overrides
+    return {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm=algorithm)}"}
+
+
+def test_health_is_200_when_every_check_passes_and_503_when_one_fails(client, checks):
+    assert client.get("/demo/health").json() == {
+        "status": "ok",
+        "service": "demo",
+        "checks": {"projection": True},
+    }
+    checks["projection"] = False
+    degraded = client.get("/demo/health")
+    assert degraded.status_code == 503
+    assert degraded.json()["status"] == "degraded"
+
+
+def test_errors_have_one_shape(client):
+    missing = client.get("/demo/nowhere")
+    assert missing.status_code == 404 and set(missing.json()) == {"code", "message"}
+    invalid = client.post("/demo/echo", json={"text": "x" * 11}, headers=token())
+    assert invalid.status_code == 422
+    assert invalid.json()["code"] == "invalid_input"
+    assert invalid.json()["details"][0]["field"] == "text"
+    conflict = client.get("/demo/conflict")
+    assert conflict.status_code == 409
+    assert conflict.json() == {"code": "conflict", "message": "Σύγκρουση"}
+    assert conflict.headers["retry-after"] == "3"
+
+
+def test_correlation_id_is_taken_or_made_and_bound_with_the_actor(client):
+    headers = token(sub="11111111-1111-1111-1111-111111111111")
+    given = client.post(
+        "/demo/echo", json={"text": "γεια"}, headers=headers | {"X-Correlation-ID": "abc-123"}
+    )
+    assert given.headers["x-correlation-id"] == "abc-123"
+    assert given.json() == {
+        "text": "γεια",
+        "actor": "11111111-1111-1111-1111-111111111111",
+        "correlation": "abc-123",
+    }
+    made = client.post("/demo/echo", json={"text": "γεια"}, headers=headers)
+    assert made.headers["x-correlation-id"] == made.json()["correlation"]
+    # Something that could pollute the logs is replaced, not trusted.
+    odd = client.post(
+        "/demo/echo", json={"text": "γεια"}, headers=headers | {"X-Correlation-ID": "a b\\n"}
+    )
+    assert odd.headers["x-correlation-id"] != "a b\\n"
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-a-jwt"},
+        token(key=OTHER_KEY),
+        token(exp=int(time.time()) - 10),
+        token(aud="someone-else"),
+        token(iss="someone-else"),
+        token(role="superuser"),
+        token(key="a-shared-secret-of-thirty-two-bytes!", algorithm="HS256"),
+    ],
+    ids=["none", "garbage", "other-key", "expired", "audience", "issuer", "role", "hs256"],
+)
+def test_missing_or_bad_tokens_are_401(client, headers):
+    response = client.post("/demo/echo", json={"text": "x"}, headers=headers)
+    assert response.status_code == 401
+    assert set(response.json()) == {"code", "message"}
+
+
+def test_wrong_role_is_403_right_role_passes(client):
+    assert client.get("/demo/clerks-only", headers=token()).status_code == 403
+    clerk = client.get("/demo/clerks-only", headers=token(role="clerk", department="technical"))
+    assert clerk.status_code == 200 and clerk.json() == {"department": "technical"}
