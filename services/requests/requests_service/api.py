@@ -41,7 +41,7 @@ from requests_service.domainmodel import (
     Status,
     UnknownCategory,
 )
-from requests_service.views import RequestSummaries
+from requests_service.views import Page, RequestSummaries
 
 log = structlog.get_logger(__name__)
 
@@ -70,6 +70,18 @@ def services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+
+
+def page(
+    limit: Annotated[
+        int, Query(ge=1, le=500, description="How many items at most (newest first)")
+    ] = 100,
+    offset: Annotated[int, Query(ge=0, description="How many of the newest to skip")] = 0,
+) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+PageDep = Annotated[Page, Depends(page)]
 Staff = Annotated[Principal, Depends(require_roles("clerk", "admin"))]
 Submitter = Annotated[Principal, Depends(require_roles("citizen", "business"))]
 
@@ -441,10 +453,12 @@ def submit(
     summary="My requests (SPEC R-5)",
     description="SPEC R-5. The caller's own requests, newest first, with status and protocol.",
 )
-def my_requests(principal: CurrentPrincipal, svc: ServicesDep) -> list[RequestSummary]:
+def my_requests(
+    principal: CurrentPrincipal, svc: ServicesDep, page: PageDep
+) -> list[RequestSummary]:
     return [
         RequestSummary(**row, protocol=_protocol(row))
-        for row in svc.summaries.submitted_by(principal.user_id)
+        for row in svc.summaries.submitted_by(principal.user_id, page)
     ]
 
 
@@ -459,6 +473,7 @@ def my_requests(principal: CurrentPrincipal, svc: ServicesDep) -> list[RequestSu
 def inbox(
     principal: Staff,
     svc: ServicesDep,
+    page: PageDep,
     status: Annotated[Status | None, Query(description="Only this status")] = None,
     department: Annotated[
         str | None, Query(max_length=CATEGORY_MAX, description="Admin only: one department")
@@ -468,7 +483,7 @@ def inbox(
         department = principal.department
         if department is None:  # a clerk without a department has no inbox
             return []
-    rows = svc.summaries.inbox(department, status.value if status else None)
+    rows = svc.summaries.inbox(department, status.value if status else None, page)
     return [InboxItem(**row) for row in rows]
 
 

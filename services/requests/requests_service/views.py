@@ -8,6 +8,7 @@ with another name gets its own table and tracking table, and runs from the start
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import singledispatchmethod
 from typing import Any, LiteralString
 from uuid import UUID
@@ -24,6 +25,14 @@ SELECT_SUMMARIES = (
     "protocol_status, protocol_number, protocol_date, submitted_at, updated_at "
     "FROM {schema}.{table}"
 )
+
+
+@dataclass(frozen=True)
+class Page:
+    """A window on a list, newest first; `limit=None` is everything (rebuild checks only)."""
+
+    limit: int | None = 100
+    offset: int = 0
 
 
 class RequestSummaries(PostgresTrackingRecorder):
@@ -88,33 +97,40 @@ class RequestSummaries(PostgresTrackingRecorder):
 
     # --- queries -------------------------------------------------------------------------------
 
-    def _select(self, where: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
+    def _select(
+        self, where: LiteralString, params: dict[str, Any], page: Page | None = None
+    ) -> list[dict[str, Any]]:
         # `where` is always a literal of this class; values travel as parameters.
+        page = page or Page()
         statement = SQL(" ").join(
             [
                 self._sql(SELECT_SUMMARIES),
                 SQL(where),
-                SQL("ORDER BY submitted_at DESC, number DESC"),
+                SQL("ORDER BY submitted_at DESC, number DESC LIMIT %(limit)s OFFSET %(offset)s"),
             ]
         )
+        params = params | {"limit": page.limit, "offset": page.offset}
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, params)
             return [dict(row) for row in curs.fetchall()]
 
-    def submitted_by(self, user_id: UUID) -> list[dict[str, Any]]:
+    def submitted_by(self, user_id: UUID, page: Page | None = None) -> list[dict[str, Any]]:
         """R-5: the user's own requests, newest first."""
-        return self._select("WHERE submitted_by = %(user)s", {"user": user_id})
+        return self._select("WHERE submitted_by = %(user)s", {"user": user_id}, page)
 
-    def inbox(self, department: str | None, status: str | None) -> list[dict[str, Any]]:
+    def inbox(
+        self, department: str | None, status: str | None, page: Page | None = None
+    ) -> list[dict[str, Any]]:
         """R-3/X-3: a department's requests (all departments when None), newest first."""
         return self._select(
             "WHERE (%(department)s::text IS NULL OR department = %(department)s) "
             "AND (%(status)s::text IS NULL OR status = %(status)s)",
             {"department": department, "status": status},
+            page,
         )
 
     def everything(self) -> list[dict[str, Any]]:
-        return self._select("", {})
+        return self._select("", {}, Page(limit=None))
 
 
 class RequestSummaryProjection(Projection[RequestSummaries]):

@@ -123,6 +123,23 @@ def test_r5_my_list_is_newest_first(client, citizen):
     ]
 
 
+def test_r5_my_list_pages_newest_first(client, citizen):
+    _, headers = citizen
+    ids = [submit(client, headers)["id"] for _ in range(5)][::-1]  # newest first
+    page = client.get("/requests", params={"limit": 2, "offset": 1}, headers=headers).json()
+    assert [r["id"] for r in page] == ids[1:3]
+    assert client.get("/requests", params={"limit": 0}, headers=headers).status_code == 422
+    assert client.get("/requests", params={"limit": 501}, headers=headers).status_code == 422
+
+
+def test_r3_inbox_pages(client, citizen, clerk):
+    _, headers = citizen
+    for _ in range(3):
+        submit(client, headers)
+    assert len(client.get("/requests/inbox", params={"limit": 2}, headers=clerk).json()) == 2
+    assert client.get("/requests/inbox", params={"offset": -1}, headers=clerk).status_code == 422
+
+
 def test_r1_anonymous_submission_202_and_in_default_inbox(client, token, services):
     subject = f"Ανώνυμη {uuid.uuid4().hex[:6]}"
     response = client.post("/requests/anonymous", json={"subject": subject, "text": "Κείμενο"})
