@@ -103,7 +103,10 @@ def test_id1_tokens_verify_with_the_published_jwks(gateway, new_citizen):
     assert claims["sub"] == citizen.user_id and claims["role"] == "citizen"
     # A token signed by anyone else is refused everywhere.
     forged = jwt.encode(
-        {**claims, "role": "admin"}, "not-the-key", algorithm="HS256", headers={"kid": key.key_id}
+        {**claims, "role": "admin"},
+        "not-the-key-but-thirty-two-bytes!",
+        algorithm="HS256",
+        headers={"kid": key.key_id},
     )
     for path in ("/identity/me", "/requests"):
         response = gateway.get(path, headers={"Authorization": f"Bearer {forged}"})
