@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 import signal
+import stat
 from pathlib import Path
 
 import psycopg
@@ -26,6 +27,19 @@ def _chown(path: Path) -> None:
     if os.geteuid() == 0:
         account = pwd.getpwnam(USER)
         os.chown(path, account.pw_uid, account.pw_gid)
+
+
+def _let_postgres_reach(path: Path, say) -> None:
+    """The `postgres` user must be able to walk down to the cluster in the project's state dir.
+    A checkout under a private home (/root is 0700) is not walkable: grant traverse-only
+    permission (o+x: no listing, no reading) on the folders above it that lack it."""
+    if os.geteuid() != 0:
+        return
+    for folder in reversed(path.resolve().parents):
+        mode = folder.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            say(f"letting the postgres user traverse {folder} (chmod o+x)")
+            folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
 
 
 def data_dir(cfg: Config) -> Path:
@@ -75,6 +89,7 @@ def ensure_running(cfg: Config, say) -> None:
     bindir = postgres_bin()
     if bindir is None:
         raise StackError("PostgreSQL server binaries not found")
+    _let_postgres_reach(cfg.pg_dir, say)
     if not (data_dir(cfg) / "PG_VERSION").exists():
         say("initialising the PostgreSQL cluster")
         _init(cfg, bindir)
