@@ -7,8 +7,12 @@ from typing import ClassVar
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection
 from portal_events.contracts import Contract, RequestSubmittedV1
 from portal_events.mapper import MAPPER_TOPIC
+from psycopg.sql import SQL
 
 
 class Parcel(Aggregate):
@@ -51,3 +55,31 @@ def make_translate(topic: str):
             )
 
     return translate
+
+
+class ParcelLabels(PostgresTrackingRecorder):
+    """A minimal view: the labels of registered parcels, written with the tracking position."""
+
+    def __init__(self, datastore, **kwargs) -> None:
+        super().__init__(datastore, **kwargs)
+        self.sql_create_statements.append(
+            SQL("CREATE TABLE IF NOT EXISTS parcel_labels (label text PRIMARY KEY)")
+        )
+
+    def add(self, label: str, tracking: Tracking) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute("INSERT INTO parcel_labels VALUES (%s)", (label,))
+            self._insert_tracking(cursor, tracking)
+
+    def labels(self) -> set[str]:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT label FROM parcel_labels")
+            return {row["label"] for row in cursor.fetchall()}
+
+
+class ParcelLabelsProjection(Projection[ParcelLabels]):
+    name = "parcel_labels"
+    topics = (Parcel.Registered.TOPIC,)
+
+    def process_event(self, domain_event, tracking: Tracking) -> None:
+        self.view.add(domain_event.label, tracking)

@@ -55,12 +55,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         identity = IdentityApplication(env=env)
         with contextlib.ExitStack() as stack:
             stack.callback(identity.close)
-            users = ReadModel(
-                application_class=IdentityApplication,
-                projection_class=UsersProjection,
-                view_class=UsersView,
-                env=env,
-            )
+            users = ReadModel(identity, UsersProjection, UsersView)
             stack.callback(users.close)
             throttle = LoginThrottle(
                 identity.recorder.datastore,  # type: ignore[attr-defined]

@@ -35,12 +35,7 @@ def create_app(settings: ProtocolSettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         env = settings.eventsourcing_env()
         protocol_app = ProtocolApplication(env=env)
-        pending = ReadModel(
-            application_class=ProtocolApplication,
-            projection_class=PendingRegistrationsProjection,
-            view_class=PendingRegistrationsView,
-            env=env,
-        )
+        pending = ReadModel(protocol_app, PendingRegistrationsProjection, PendingRegistrationsView)
         client = HttpRegistryClient(
             settings.protocol_registry_url, settings.protocol_registry_timeout_seconds
         )

@@ -37,12 +37,7 @@ def create_app(
         configure_logging(SOURCE, settings.log_format, settings.log_level)
         env = settings.eventsourcing_env()
         application = RequestsApplication(env=env)
-        read_model = ReadModel(
-            application_class=RequestsApplication,
-            projection_class=RequestSummaryProjection,
-            view_class=RequestSummaries,
-            env=env,
-        )
+        read_model = ReadModel(application, RequestSummaryProjection, RequestSummaries)
         app.state.requests = Services(
             application, read_model, settings.read_your_writes_timeout_seconds
         )
