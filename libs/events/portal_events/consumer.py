@@ -58,7 +58,6 @@ class EventConsumer:
         self.backoff_seconds = backoff_seconds
         self.handled = 0
         self.dead_lettered = 0
-        self.ready = asyncio.Event()
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -78,8 +77,6 @@ class EventConsumer:
         try:
             while True:
                 batches = await consumer.getmany(timeout_ms=500, max_records=200)
-                if consumer.assignment():
-                    self.ready.set()
                 for partition, records in batches.items():
                     for record in records:
                         await self._consume(record, producer)
