@@ -28,6 +28,8 @@ from eventsourcing.projection import ApplicationSubscription, Projection
 from eventsourcing.utils import Environment
 from psycopg.rows import tuple_row
 
+from portal_events.schema import creating_tables
+
 log = structlog.get_logger()
 
 View = TypeVar("View", bound=TrackingRecorder)
@@ -45,7 +47,7 @@ class ReadModel(Generic[View]):
         self.app = app
         self.name = projection_class.name
         factory = InfrastructureFactory[View].construct(env=Environment(self.name, app.env))
-        self.view: View = factory.tracking_recorder(view_class)
+        self.view: View = creating_tables(lambda: factory.tracking_recorder(view_class))
         self._projection = projection_class(view=self.view)
         self._standby_poll_seconds = standby_poll_seconds
         self._stopping = threading.Event()

@@ -30,6 +30,7 @@ from psycopg.rows import tuple_row
 from portal_events.contracts import Contract
 from portal_events.envelope import wrap
 from portal_events.mapper import event_metadata
+from portal_events.schema import creating_tables
 
 log = structlog.get_logger()
 
@@ -59,7 +60,7 @@ class OutboxRelay:
         self._tracking = PostgresTrackingRecorder(
             datastore, tracking_table_name=f"{app.name.lower()}_relay_tracking"
         )
-        self._tracking.create_table()
+        creating_tables(self._tracking.create_table)
         self.published = 0
         self.position = 0
 

@@ -11,6 +11,7 @@ from portal_events import context
 from portal_events.background import BackgroundLoops
 from portal_events.projections import ReadModel
 from portal_events.relay import OutboxRelay
+from portal_events.schema import creating_tables
 from portal_web import TokenVerifier, configure_logging, create_service_app
 
 from identity_service.api import router
@@ -52,7 +53,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
         # The key is read here, not at import, so that importing the module needs no secrets.
         issuer = _token_issuer(settings)
         env = settings.eventsourcing_env() | {"SINGLE_ROW_TRACKING": "y"}
-        identity = IdentityApplication(env=env)
+        identity = creating_tables(lambda: IdentityApplication(env=env))
         with contextlib.ExitStack() as stack:
             stack.callback(identity.close)
             users = ReadModel(identity, UsersProjection, UsersView)
@@ -63,7 +64,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
                 max_per_account=settings.login_max_failures_per_account,
                 max_per_address=settings.login_max_failures_per_address,
             )
-            throttle.create_table()
+            creating_tables(throttle.create_table)
             _bootstrap_admin(identity, settings)
             app.state.identity = identity
             app.state.users = users

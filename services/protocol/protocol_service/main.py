@@ -11,6 +11,7 @@ from portal_events.background import BackgroundLoops
 from portal_events.consumer import EventConsumer
 from portal_events.projections import ReadModel
 from portal_events.relay import OutboxRelay
+from portal_events.schema import creating_tables
 from portal_web import configure_logging, create_service_app
 
 from protocol_service.api import router
@@ -34,7 +35,7 @@ def create_app(settings: ProtocolSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         env = settings.eventsourcing_env()
-        protocol_app = ProtocolApplication(env=env)
+        protocol_app = creating_tables(lambda: ProtocolApplication(env=env))
         pending = ReadModel(protocol_app, PendingRegistrationsProjection, PendingRegistrationsView)
         client = HttpRegistryClient(
             settings.protocol_registry_url, settings.protocol_registry_timeout_seconds

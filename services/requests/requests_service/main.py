@@ -16,6 +16,7 @@ from portal_events.consumer import EventConsumer
 from portal_events.contracts import PROTOCOL_REGISTRATION_EVENTS
 from portal_events.projections import ReadModel
 from portal_events.relay import OutboxRelay
+from portal_events.schema import creating_tables
 from portal_web import TokenVerifier, configure_logging, create_service_app
 
 from requests_service.api import Services, router
@@ -36,7 +37,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(SOURCE, settings.log_format, settings.log_level)
         env = settings.eventsourcing_env()
-        application = RequestsApplication(env=env)
+        application = creating_tables(lambda: RequestsApplication(env=env))
         read_model = ReadModel(application, RequestSummaryProjection, RequestSummaries)
         app.state.requests = Services(
             application, read_model, settings.read_your_writes_timeout_seconds
