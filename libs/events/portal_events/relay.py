@@ -61,7 +61,6 @@ class OutboxRelay:
             datastore, tracking_table_name=f"{app.name.lower()}_relay_tracking"
         )
         creating_tables(self._tracking.create_table)
-        self.published = 0
         self.position = 0
 
     def _lock_key(self) -> int:
@@ -148,5 +147,4 @@ class OutboxRelay:
         last = notifications[-1].id
         await asyncio.to_thread(self._tracking.insert_tracking, Tracking(self.tracking_name, last))
         self.position = last
-        self.published += len(deliveries)
         return len(notifications)

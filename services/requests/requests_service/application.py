@@ -145,12 +145,9 @@ class RequestsApplication(Application[UUID]):
         """
         key = None
         if idempotency_key is not None:
-            key = SubmissionKey.create_id(submitted_by, idempotency_key)
-            earlier = self._earlier_submission(key, subject=subject, text=text)
-            if earlier is not None:
-                return earlier
+            key = (SubmissionKey.create_id(submitted_by, idempotency_key), idempotency_key)
         return self._submit(
-            key=(key, idempotency_key) if key else None,
+            key=key,
             kind=kind,
             subject=subject,
             text=text,
@@ -192,7 +189,8 @@ class RequestsApplication(Application[UUID]):
 
         def attempt() -> Submission:
             if key is not None:
-                # A twin of this keyed submission may have been recorded meanwhile.
+                # Checked under the numbering lock (and again after a lost race with another
+                # replica), so a repeat is always found before anything is written.
                 earlier = self._earlier_submission(key[0], subject=subject, text=text)
                 if earlier is not None:
                     return earlier
