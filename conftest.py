@@ -8,12 +8,16 @@ used as they are. No test fakes PostgreSQL or Kafka.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+import jwt
 import psycopg
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from portal_web import TokenVerifier
 
 
 @dataclass(frozen=True)
@@ -87,3 +91,43 @@ def fresh_database(infra: Infra) -> Iterator[Callable[[str], str]]:
     with infra.connect() as conn:
         for name in created:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- access tokens for service-level API tests ------------------------------------------------
+# Signed with a key made for the session, shaped like identity's (ES256, same claims); the
+# service under test gets `token_verifier`, which trusts that key directly.
+
+ISSUER, AUDIENCE = "portal-identity", "portal"
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture(scope="session")
+def token_verifier(signing_key) -> TokenVerifier:
+    return TokenVerifier(issuer=ISSUER, audience=AUDIENCE, public_key=signing_key.public_key())
+
+
+@pytest.fixture(scope="session")
+def token(signing_key) -> Callable[..., str]:
+    """token(role, user_id=None, department=None) -> a signed access token."""
+
+    def make(role: str, user_id: uuid.UUID | None = None, department: str | None = None) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": ISSUER,
+            "aud": AUDIENCE,
+            "sub": str(user_id or uuid.uuid4()),
+            "iat": now,
+            "exp": now + 300,
+            "jti": uuid.uuid4().hex,
+            "role": role,
+            "email": f"{role}@example.gr",
+        }
+        if department is not None:
+            claims["department"] = department
+        return jwt.encode(claims, signing_key, algorithm="ES256")
+
+    return make

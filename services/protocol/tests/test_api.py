@@ -5,26 +5,19 @@ from __future__ import annotations
 import time
 import uuid
 
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
-from portal_web import TokenVerifier
 from protocol_service.main import create_app
 from protocol_service.settings import ProtocolSettings
 
-KEY = ec.generate_private_key(ec.SECP256R1())
 
-
-def token(role: str) -> dict[str, str]:
-    now = int(time.time())
-    claims = {"sub": str(uuid.uuid4()), "role": role, "iss": "portal-identity", "aud": "portal"}
-    encoded = jwt.encode({**claims, "iat": now, "exp": now + 300}, KEY, algorithm="ES256")
-    return {"Authorization": f"Bearer {encoded}"}
+@pytest.fixture
+def bearer(token):
+    return lambda role: {"Authorization": f"Bearer {token(role)}"}
 
 
 @pytest.fixture
-def client(infra, database, registry):
+def client(infra, database, registry, token_verifier):
     settings = ProtocolSettings(
         postgres_host=infra.pg_host,
         postgres_port=infra.pg_port,
@@ -36,9 +29,7 @@ def client(infra, database, registry):
         log_format="console",
     )
     app = create_app(settings)
-    app.state.token_verifier = TokenVerifier(
-        issuer="portal-identity", audience="portal", public_key=KEY.public_key()
-    )
+    app.state.token_verifier = token_verifier
     with TestClient(app) as client:
         yield client
 
@@ -47,7 +38,7 @@ def test_health(client):
     assert client.get("/protocol/health").json()["status"] == "ok"
 
 
-def test_pending_list_and_detail_for_staff_x3_r4(client, registry):
+def test_pending_list_and_detail_for_staff_x3_r4(client, registry, bearer):
     registry.put("/control", json={"mode": "down"})
     state = client.app.state
     document_id = uuid.uuid4()
@@ -59,27 +50,27 @@ def test_pending_list_and_detail_for_staff_x3_r4(client, registry):
         time.sleep(0.05)
     assert state.registrar.process_one() is True
 
-    response = client.get("/protocol/registrations?status=pending", headers=token("clerk"))
+    response = client.get("/protocol/registrations?status=pending", headers=bearer("clerk"))
     assert response.status_code == 200
     (item,) = response.json()["items"]
     assert item["document_id"] == str(document_id)
 
-    detail = client.get(f"/protocol/registrations/{document_id}", headers=token("auditor"))
+    detail = client.get(f"/protocol/registrations/{document_id}", headers=bearer("auditor"))
     assert detail.status_code == 200
     assert detail.json()["status"] == "pending"
     assert detail.json()["attempts"] == 1
     assert detail.json()["last_failure"] == "HTTP 503"
 
 
-def test_auth_and_errors(client):
+def test_auth_and_errors(client, bearer):
     assert client.get("/protocol/registrations").status_code == 401
-    forbidden = client.get("/protocol/registrations", headers=token("citizen"))
+    forbidden = client.get("/protocol/registrations", headers=bearer("citizen"))
     assert forbidden.status_code == 403
     assert forbidden.json()["code"] == "forbidden"
-    unknown = client.get(f"/protocol/registrations/{uuid.uuid4()}", headers=token("admin"))
+    unknown = client.get(f"/protocol/registrations/{uuid.uuid4()}", headers=bearer("admin"))
     assert (unknown.status_code, unknown.json()["code"]) == (404, "not_found")
-    invalid = client.get("/protocol/registrations?status=assigned", headers=token("clerk"))
+    invalid = client.get("/protocol/registrations?status=assigned", headers=bearer("clerk"))
     assert invalid.status_code == 422
     assert (
-        client.get("/protocol/registrations/not-a-uuid", headers=token("clerk")).status_code == 422
+        client.get("/protocol/registrations/not-a-uuid", headers=bearer("clerk")).status_code == 422
     )
