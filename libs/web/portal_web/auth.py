@@ -144,3 +144,11 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+# Role aliases: each name says exactly which roles it admits, the same in every service.
+Admin = Annotated[Principal, Depends(require_roles("admin"))]
+Clerk = Annotated[Principal, Depends(require_roles("clerk"))]
+ClerkOrAdmin = Annotated[Principal, Depends(require_roles("clerk", "admin"))]
+AnyStaff = Annotated[Principal, Depends(require_roles(*STAFF_ROLES))]
+CitizenOrBusiness = Annotated[Principal, Depends(require_roles("citizen", "business"))]

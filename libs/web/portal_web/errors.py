@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -81,6 +83,36 @@ def _field_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
         }
         for err in exc.errors()
     ]
+
+
+@dataclass(frozen=True)
+class HttpError:
+    """How one domain exception is answered: status, stable code, a message for people (text,
+    or made from the exception) and optional details made from the exception."""
+
+    status: int
+    code: str
+    message: str | Callable[[Any], str]
+    details: Callable[[Any], Any] | None = None
+
+    def response(self, exc: Exception) -> JSONResponse:
+        message = self.message if isinstance(self.message, str) else self.message(exc)
+        details = self.details(exc) if self.details else None
+        return error_response(self.status, self.code, message, details)
+
+
+ErrorTable = Mapping[type[Exception], HttpError]
+"""A service's table from its domain exceptions to HTTP answers (in its api.py). Routes raise
+nothing HTTP-specific: the kit installs the table, and the most specific class wins."""
+
+
+def install_error_table(app: FastAPI, table: ErrorTable) -> None:
+    for exception_class, answer in table.items():
+
+        async def handler(_: Request, exc: Exception, answer: HttpError = answer) -> JSONResponse:
+            return answer.response(exc)
+
+        app.add_exception_handler(exception_class, handler)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -1,0 +1,72 @@
+"""The base of every PostgreSQL read model ("view"): one naming rule, writes with tracking, pages.
+
+Naming: a `<Thing>Projection` (an eventsourcing `Projection` with `name = "<thing>"`) feeds a
+`<Thing>View`. `ReadModel` builds the view with the tracking table `<name>_tracking`; the view's
+own table is `<name>`, in the service's database. A projection with another name therefore gets
+fresh tables and runs from the start: that is how a view is rebuilt from zero.
+
+Every write goes with its tracking record in one transaction (`write`), so each event changes
+the view exactly once and a rebuild gives the same rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, LiteralString
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from psycopg.sql import SQL, Composed, Identifier
+
+
+class PostgresView(PostgresTrackingRecorder):
+    """Subclass with `ddl`: the statements creating the table and its indexes, written with
+    `{table}` for the view's table (schema-qualified) and `{name}` for its bare name (to derive
+    index names)."""
+
+    ddl: ClassVar[tuple[LiteralString, ...]] = ()
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self.table_name = self.tracking_table_name.removesuffix("_tracking")
+        self.check_identifier_length(self.table_name)
+        self.sql_create_statements += [self.sql(statement) for statement in self.ddl]
+
+    def sql(self, statement: LiteralString) -> Composed:
+        """`statement` with `{table}` and `{name}` filled in; values travel as parameters."""
+        return SQL(statement).format(
+            table=Identifier(self.datastore.schema, self.table_name),
+            name=Identifier(self.table_name),
+        )
+
+    def write(self, statement: LiteralString, params: dict[str, Any], tracking: Tracking) -> None:
+        """Run one change of the view and record `tracking` in the same transaction."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self.sql(statement), params)
+            self._insert_tracking(curs, tracking)
+
+    def select(self, statement: LiteralString, params: dict[str, Any]) -> list[dict[str, Any]]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self.sql(statement), params)
+            return [dict(row) for row in curs.fetchall()]
+
+    def select_page(
+        self,
+        *,
+        columns: LiteralString,
+        where: LiteralString,
+        order_by: LiteralString,
+        params: dict[str, Any],
+        limit: int | None,
+        offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the rows matching `where`, in `order_by` order, and how many match in
+        all. `where`, `columns` and `order_by` are literals of the view class."""
+        rows = self.select(
+            f"SELECT {columns} FROM {{table}} {where} ORDER BY {order_by} "  # noqa: S608
+            "LIMIT %(limit)s OFFSET %(offset)s",
+            {**params, "limit": limit, "offset": offset},
+        )
+        if offset == 0 and limit is not None and len(rows) < limit:
+            return rows, len(rows)  # the page holds them all: no count needed
+        counted = self.select(f"SELECT count(*) AS total FROM {{table}} {where}", params)  # noqa: S608
+        return rows, counted[0]["total"]
