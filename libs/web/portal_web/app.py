@@ -7,14 +7,26 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Response
+from portal_events.health import ComponentHealth
 from pydantic import BaseModel, Field
 
 from portal_web.auth import TokenVerifier
 from portal_web.correlation import CorrelationIdMiddleware
-from portal_web.errors import install_error_handlers
+from portal_web.errors import ErrorTable, install_error_handlers, install_error_table
 from portal_web.settings import ServiceSettings
 
-HealthCheck = Callable[[], bool]
+HealthCheck = Callable[[], "bool | ComponentHealth"]
+
+
+class Check(BaseModel):
+    """One dependency or background component."""
+
+    ok: bool = Field(description="Whether it is healthy (readiness fails if not)")
+    detail: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Figures for operators: lag, parked events, retries, ...",
+        examples=[{"lag_events": 0, "lag_seconds": 0.0, "parked": 0}],
+    )
 
 
 class Health(BaseModel):
@@ -24,9 +36,10 @@ class Health(BaseModel):
         description="`ok` if every check passes, else `degraded`", examples=["ok", "degraded"]
     )
     service: str = Field(description="The service that answered", examples=["requests"])
-    checks: dict[str, bool] = Field(
-        description="Each dependency or background loop and whether it is healthy",
-        examples=[{"projection": True, "relay": True, "consumer": True}],
+    checks: dict[str, Check] = Field(
+        description="Each dependency or background component, whether it is healthy, and its "
+        "figures",
+        examples=[{"read_model:request_summaries": {"ok": True, "detail": {"lag_events": 0}}}],
     )
 
 
@@ -40,6 +53,7 @@ def create_service_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[Any]] | None = None,
     health_checks: dict[str, HealthCheck] | None = None,
     token_verifier: TokenVerifier | None = None,
+    errors: ErrorTable | None = None,
     version: str = "0.1.0",
 ) -> FastAPI:
     """Build a service's app; all its paths live under `/<name>` so the gateway needs no rewrites.
@@ -63,6 +77,7 @@ def create_service_app(
         issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url
     )
     install_error_handlers(app)
+    install_error_table(app, errors or {})
     app.add_middleware(CorrelationIdMiddleware)
 
     @app.get(
@@ -75,8 +90,8 @@ def create_service_app(
         """Readiness of the service and of what it runs (projections, relay, consumers):
         200 when every check passes, 503 (same body) when any fails, so that a load balancer
         or the stack launcher stops sending it traffic."""
-        checks = {check: bool(probe()) for check, probe in app.state.health_checks.items()}
-        healthy = all(checks.values())
+        checks = {name: _check(probe) for name, probe in app.state.health_checks.items()}
+        healthy = all(check.ok for check in checks.values())
         if not healthy:
             response.status_code = 503
         return Health(status="ok" if healthy else "degraded", service=name, checks=checks)
@@ -84,3 +99,13 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _check(probe: HealthCheck) -> Check:
+    try:
+        outcome = probe()
+    except Exception as exc:  # a check that cannot tell is a failing check, not a 500
+        return Check(ok=False, detail={"error": repr(exc)[:200]})
+    if isinstance(outcome, ComponentHealth):
+        return Check(ok=outcome.ok, detail=outcome.detail)
+    return Check(ok=bool(outcome))

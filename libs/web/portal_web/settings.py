@@ -21,6 +21,9 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "portal-identity"
     jwt_audience: str = "portal"
 
+    # Read-your-writes: how long a write waits for its read model before answering anyway.
+    read_your_writes_timeout_seconds: float = 2.0
+
     log_format: str = "json"
     log_level: str = "INFO"
 

@@ -90,12 +90,28 @@ def test_health_is_200_when_every_check_passes_and_503_when_one_fails(client, ch
     assert client.get("/demo/health").json() == {
         "status": "ok",
         "service": "demo",
-        "checks": {"projection": True},
+        "checks": {"projection": {"ok": True, "detail": {}}},
     }
     checks["projection"] = False
     degraded = client.get("/demo/health")
     assert degraded.status_code == 503
     assert degraded.json()["status"] == "degraded"
+
+
+def test_health_shows_a_components_figures_and_a_check_that_raises_fails(client, checks):
+    """issue 5: health carries what components report (lag, parked) and never answers 500."""
+    from portal_events.health import ComponentHealth
+
+    checks["projection"] = ComponentHealth(ok=True, detail={"parked": 1})
+    assert client.get("/demo/health").json()["checks"]["projection"] == {
+        "ok": True,
+        "detail": {"parked": 1},
+    }
+
+    del checks["projection"]  # the probe now raises KeyError
+    degraded = client.get("/demo/health")
+    assert degraded.status_code == 503
+    assert degraded.json()["checks"]["projection"]["ok"] is False
 
 
 def test_errors_have_one_shape(client):

@@ -1,0 +1,228 @@
+"""The composition root of every service: one declaration, one start-up and shutdown order.
+
+A service's `main.py` declares what it is made of and the kit builds it::
+
+    service = Service(
+        name="requests",
+        title="Requests, complaints, proposals",
+        description="SPEC R-1..R-5 ...",
+        settings=RequestsSettings,
+        application=RequestsApplication,
+        read_models=[(RequestSummaryProjection, RequestSummaryView)],
+        publishes=PUBLIC_EVENTS,          # domain event class -> contract translator
+        consumes=handlers,                # Application -> {contract class: handler}
+        routers=[router],
+        errors=ERRORS,                    # domain exception -> HttpError
+    )
+    app = service.create_app()
+
+Start-up, in this order: logging; the Application (its tables); resources; read models; the
+start-up hook; then (with Kafka enabled) the outbox relay and the consumer; then the workers.
+Shutdown runs it backwards. Everything a route needs is on one container, `app.state.runtime`
+(`Runtime`), reached through `Annotated` dependencies (`application_of`, `read_model_of`,
+`resource_of`); the token verifier is the one thing tests swap (`create_app(token_verifier=...)`).
+
+The relay's topic, the consumer's topics, its group (the service's name) and its dead-letter
+topic (`<service>.dead-letter`) all follow from the contracts and the service's name: nothing
+here is configured twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from portal_events.application import Contention, IdempotencyKeyReused, ServiceApplication
+from portal_events.background import BackgroundLoops
+from portal_events.consumer import EventConsumer, Handler
+from portal_events.contracts import Contract
+from portal_events.health import ComponentHealth
+from portal_events.projections import ReadModel
+from portal_events.relay import OutboxRelay
+from portal_events.schema import creating_tables
+
+from portal_web.app import create_service_app
+from portal_web.auth import TokenVerifier
+from portal_web.errors import ErrorTable, HttpError
+from portal_web.logging import configure_logging
+from portal_web.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+Translator = Callable[[Any], Contract | None]
+"""Makes the public contract for one stored domain event, or None to keep that one private."""
+
+
+class Worker(Protocol):
+    """A background task of a service (e.g. protocol's registrar): `run` until cancelled."""
+
+    async def run(self) -> None: ...
+
+
+@dataclass
+class Runtime:
+    """Everything a running service holds: one per process, on `app.state.runtime`."""
+
+    settings: Any
+    application: Any
+    read_models: dict[type[Any], ReadModel[Any]] = field(default_factory=dict)
+    resources: dict[str, Any] = field(default_factory=dict)
+    relay: OutboxRelay | None = None
+    consumer: EventConsumer | None = None
+
+    def read_model(self, view_class: type[Any]) -> ReadModel[Any]:
+        return self.read_models[view_class]
+
+    def settle(self, view_class: type[Any], position: int | None) -> None:
+        """Read-your-writes: let `view_class`'s read model reach `position` before answering
+        (at most the configured timeout; then it answers anyway)."""
+        self.read_models[view_class].wait(position, self.settings.read_your_writes_timeout_seconds)
+
+
+# Errors every service may raise through the kit's Application base.
+KIT_ERRORS: ErrorTable = {
+    Contention: HttpError(409, "conflict", str),
+    IdempotencyKeyReused: HttpError(409, "idempotency_key_reused", str),
+}
+
+
+@dataclass(frozen=True)
+class Service:
+    """What a service is made of. See the module docstring."""
+
+    name: str
+    title: str
+    description: str
+    settings: type[ServiceSettings]
+    application: Callable[..., ServiceApplication]
+    routers: Sequence[APIRouter] = ()
+    errors: ErrorTable = field(default_factory=dict)
+    read_models: Sequence[tuple[type[Any], type[Any]]] = ()
+    publishes: Mapping[type[Any], Translator] = field(default_factory=dict)
+    consumes: Callable[[Any], Mapping[type[Contract], Handler]] | None = None
+    resources: Mapping[str, Callable[[Runtime], Any]] = field(default_factory=dict)
+    workers: Mapping[str, Callable[[Runtime], Worker]] = field(default_factory=dict)
+    on_startup: Callable[[Runtime], None] | None = None
+    token_verifier: Callable[[Runtime], TokenVerifier] | None = None
+
+    def create_app(
+        self, settings: ServiceSettings | None = None, token_verifier: TokenVerifier | None = None
+    ) -> FastAPI:
+        settings = settings or self.settings()
+        app = create_service_app(
+            name=self.name,
+            title=self.title,
+            description=self.description,
+            settings=settings,
+            routers=self.routers,
+            lifespan=lambda app: self._lifespan(app, settings),
+            token_verifier=token_verifier,
+            errors={**KIT_ERRORS, **self.errors},
+        )
+        app.state.verifier_given = token_verifier is not None
+        return app
+
+    def translate(self, domain_event: Any) -> list[tuple[str, Contract]]:
+        """The relay's translation: the public contract of one stored event, on its topic."""
+        translator = self.publishes.get(type(domain_event))
+        contract = translator(domain_event) if translator is not None else None
+        return [] if contract is None else [(contract.TOPIC, contract)]
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: FastAPI, settings: Any) -> AsyncIterator[None]:
+        configure_logging(self.name, settings.log_format, settings.log_level)
+        env = settings.eventsourcing_env()
+        application = creating_tables(lambda: self.application(env=env))
+        runtime = Runtime(settings=settings, application=application)
+        app.state.runtime = runtime
+        loops = BackgroundLoops()
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(application.close)
+            for name, make in self.resources.items():
+                resource = make(runtime)
+                runtime.resources[name] = resource
+                if hasattr(resource, "close"):
+                    stack.callback(resource.close)
+            for projection_class, view_class in self.read_models:
+                read_model = ReadModel(application, projection_class, view_class)
+                runtime.read_models[view_class] = read_model
+                stack.callback(read_model.close)
+                app.state.health_checks[f"read_model:{read_model.name}"] = read_model.health
+            if self.token_verifier is not None and not app.state.verifier_given:
+                app.state.token_verifier = self.token_verifier(runtime)
+            if self.on_startup is not None:
+                self.on_startup(runtime)
+            stack.push_async_callback(loops.stop)
+            if settings.kafka_enabled:
+                self._start_messaging(runtime, loops, app)
+            for name, make in self.workers.items():
+                loops.start(name, make(runtime).run)
+            app.state.health_checks |= _loop_checks(loops)
+            log.info("service_started", service=self.name)
+            yield
+
+    def _start_messaging(self, runtime: Runtime, loops: BackgroundLoops, app: FastAPI) -> None:
+        settings = runtime.settings
+        if self.publishes:
+            runtime.relay = OutboxRelay(
+                runtime.application,
+                self.translate,
+                source=self.name,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+            )
+            loops.start("relay", runtime.relay.run)
+            app.state.health_checks["relay:lag"] = runtime.relay.health
+        if self.consumes is not None:
+            handlers = self.consumes(runtime.application)
+            runtime.consumer = EventConsumer(
+                service=self.name,
+                group_id=self.name,
+                topics=sorted({contract.TOPIC for contract in handlers}),
+                handlers=dict(handlers),
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                dead_letter_topic=f"{self.name}.dead-letter",
+            )
+            loops.start("consumer", runtime.consumer.run)
+            app.state.health_checks["consumer:processing"] = runtime.consumer.health
+
+
+def _loop_checks(loops: BackgroundLoops) -> dict[str, Callable[[], ComponentHealth]]:
+    return {
+        name: (lambda check=check: ComponentHealth(ok=bool(check())))
+        for name, check in loops.health_checks().items()
+    }
+
+
+# --- dependencies for routes ------------------------------------------------------------------
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def application_of(request: Request) -> Any:
+    """The service's Application; annotate it per service, e.g.
+    `RequestsApp = Annotated[RequestsApplication, Depends(application_of)]`."""
+    return request.app.state.runtime.application
+
+
+def read_model_of(view_class: type[Any]) -> Any:
+    """A dependency giving the read model of `view_class`."""
+
+    def dependency(request: Request) -> ReadModel[Any]:
+        return request.app.state.runtime.read_models[view_class]
+
+    return Depends(dependency)
+
+
+def resource_of(name: str) -> Any:
+    """A dependency giving the resource declared under `name`."""
+
+    def dependency(request: Request) -> Any:
+        return request.app.state.runtime.resources[name]
+
+    return Depends(dependency)
