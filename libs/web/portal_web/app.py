@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field
 
 from portal_web.auth import TokenVerifier
 from portal_web.correlation import CorrelationIdMiddleware
+from portal_web.docs import install_docs
 from portal_web.errors import ErrorTable, install_error_handlers, install_error_table
+from portal_web.metrics import install_metrics
 from portal_web.settings import ServiceSettings
 
 HealthCheck = Callable[[], "bool | ComponentHealth"]
@@ -67,7 +69,7 @@ def create_service_app(
         description=description,
         version=version,
         lifespan=lifespan,
-        docs_url=f"{prefix}/docs",
+        docs_url=None,  # served by install_docs, from the project's files (no CDN)
         redoc_url=None,
         openapi_url=f"{prefix}/openapi.json",
     )
@@ -76,6 +78,9 @@ def create_service_app(
     app.state.token_verifier = token_verifier or TokenVerifier(
         issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url
     )
+    # Before the routers: `/<service>/{id}` routes would otherwise capture these paths.
+    install_docs(app, prefix, title)
+    app.state.metrics = install_metrics(app, prefix, name)
     install_error_handlers(app)
     install_error_table(app, errors or {})
     app.add_middleware(CorrelationIdMiddleware)
