@@ -3,12 +3,18 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-PACKAGES := libs/events libs/web services/identity services/requests services/protocol deploy/simulators deploy/local
+# Every package to install, in order, from the list of processes (deploy/services.toml); the
+# script needs nothing but the standard library, so it runs before the venv exists.
+SERVICE_LIST := deploy/services.toml
+PACKAGES := $(shell $(PYTHON) deploy/local/portal_stack/services.py packages)
+ifeq ($(PACKAGES),)
+$(error could not list the packages of $(SERVICE_LIST) with $(PYTHON))
+endif
 
 .PHONY: venv
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.toml,$(PACKAGES))
+$(VENV)/.installed: constraints.txt requirements-dev.txt $(SERVICE_LIST) $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
@@ -18,6 +24,12 @@ $(VENV)/.installed: constraints.txt requirements-dev.txt $(addsuffix /pyproject.
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) -m portal_stack.generate --check
+
+# After a change of deploy/services.toml: rewrite docker-compose.yml and the gateway's routes.
+.PHONY: generate
+generate: venv
+	$(PY) -m portal_stack.generate
 
 # The local stack (deploy/local/portal_stack): real PostgreSQL, Kafka, simulators, services, nginx.
 .PHONY: up down status logs reset

@@ -1,16 +1,25 @@
-"""Where everything lives and on which port: defaults, overridable by environment variables."""
+"""Where everything lives and on which port: defaults (the processes from deploy/services.toml),
+overridable by environment variables."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+from .services import REPO, ServiceList, fill, load
+
 DEPLOY = REPO / "deploy"
 
 DEMO_ADMIN_EMAIL = "admin@demo.portal.gr"
 DEMO_ADMIN_PASSWORD = "Demo-Admin-2026!"  # noqa: S105 - public demo value, printed by `up`
+
+
+@cache
+def service_list() -> ServiceList:
+    """deploy/services.toml, read once per process."""
+    return load()
 
 
 def _port(name: str, default: int) -> int:
@@ -19,13 +28,16 @@ def _port(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class Service:
-    """A Python web process of the stack (a service or a simulator of an external system)."""
+    """A Python web process of the stack as it runs here: its entry in deploy/services.toml with
+    the local port and environment."""
 
     name: str  # process name, URL prefix at the gateway, PORTAL_<NAME>_PORT
+    kind: str
     app: str  # uvicorn target
     port: int
     database: str | None = None
     health_path: str = ""
+    strip_prefix: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -102,52 +114,50 @@ class Config:
 
     @property
     def services(self) -> tuple[Service, ...]:
-        registry = Service(
-            "protocol-registry",
-            "portal_simulators.protocol_registry:app",
-            _port("protocol-registry", 8201),
-            health_path="/health",
-            extra_env={"REGISTRY_SIM_DB": str(self.state / "registry-sim.sqlite3")},
+        """Every process of deploy/services.toml, in start order. Ports are read from the
+        environment on each call, so a test may move one."""
+        processes = service_list().processes
+        ports = {p.name: _port(p.name, p.port) for p in processes}
+        values = self._placeholders(ports)
+        return tuple(
+            Service(
+                name=p.name,
+                kind=p.kind,
+                app=p.app,
+                port=ports[p.name],
+                database=p.database,
+                health_path=p.health_path,
+                strip_prefix=p.strip_prefix,
+                extra_env=fill(p.env, values),
+            )
+            for p in processes
         )
-        identity = Service(
-            "identity",
-            "identity_service.main:app",
-            _port("identity", 8101),
-            database="identity",
-            extra_env={
-                "JWT_PRIVATE_KEY_FILE": str(self.jwt_key),
-                "PORTAL_ADMIN_EMAIL": self.admin_email,
-                "PORTAL_ADMIN_PASSWORD": self.admin_password,
-            },
-        )
-        requests = Service(
-            "requests", "requests_service.main:app", _port("requests", 8102), database="requests"
-        )
-        protocol = Service(
-            "protocol",
-            "protocol_service.main:app",
-            _port("protocol", 8103),
-            database="protocol",
-            extra_env={"PROTOCOL_REGISTRY_URL": registry.url},
-        )
-        return (registry, identity, requests, protocol)
 
     def service(self, name: str) -> Service:
         return next(s for s in self.services if s.name == name)
 
     def service_env(self, service: Service) -> dict[str, str]:
         """The environment a service process gets (the same names as in docker-compose.yml)."""
+        ports = {s.name: s.port for s in self.services}
         return {
-            "POSTGRES_HOST": "127.0.0.1",
-            "POSTGRES_PORT": str(self.pg_port),
-            "POSTGRES_USER": "postgres",
-            "POSTGRES_PASSWORD": "postgres",
+            **fill(service_list().env, self._placeholders(ports)),
             "POSTGRES_DBNAME": service.database or "postgres",
-            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
-            "LOG_FORMAT": "json",
-            "JWKS_URL": f"{self.service('identity').url}/identity/.well-known/jwks.json",
-            "JWT_ISSUER": "portal-identity",
-            "JWT_AUDIENCE": "portal",
             "PYTHONUNBUFFERED": "1",
             **service.extra_env,
+        }
+
+    def _placeholders(self, ports: dict[str, int]) -> dict[str, str]:
+        """What the $placeholders of deploy/services.toml stand for in the local stack."""
+        return {
+            "postgres_host": "127.0.0.1",
+            "postgres_port": str(self.pg_port),
+            "kafka_bootstrap": self.kafka_bootstrap,
+            "data_dir": str(self.state),
+            "jwt_key_file": str(self.jwt_key),
+            "admin_email": self.admin_email,
+            "admin_password": self.admin_password,
+            **{
+                p.url_placeholder: f"http://127.0.0.1:{ports[p.name]}"
+                for p in service_list().processes
+            },
         }

@@ -1,4 +1,5 @@
-"""The gateway: nginx with a config rendered from deploy/nginx into the state dir."""
+"""The gateway: nginx with a config rendered from deploy/nginx into the state dir, one route per
+process of deploy/services.toml."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 from string import Template
 
 from .config import DEPLOY, Config
+from .derived import upstream_variable, with_routes
 from .procs import StackError, ensure_port_free, http_ok, read_pid, spawn, stop, tail, wait_until
 
 TEMPLATES = DEPLOY / "nginx"
@@ -24,18 +26,21 @@ def render(cfg: Config) -> bool:
     values = {
         "STATE_DIR": str(cfg.state),
         "GATEWAY_LISTEN": f"127.0.0.1:{cfg.gateway_port}",
-        **{
-            f"{s.name.upper().replace('-', '_')}_UPSTREAM": f"127.0.0.1:{s.port}"
-            for s in cfg.services
-        },
+        **{upstream_variable(s.name): f"127.0.0.1:{s.port}" for s in cfg.services},
     }
+    # The routes come from the list itself, so a process just added is routed before
+    # `make generate` has refreshed the committed template.
+    routes = [(s.name, s.strip_prefix) for s in cfg.services]
     changed = False
     for template, name in (
         ("nginx.local.conf.template", "nginx.conf"),
         ("portal.conf.template", "portal.conf"),
     ):
+        text = (TEMPLATES / template).read_text()
+        if name == "portal.conf":
+            text = with_routes(text, routes)
         # safe_substitute: nginx's own $variables are not ours to fill.
-        text = Template((TEMPLATES / template).read_text()).safe_substitute(values)
+        text = Template(text).safe_substitute(values)
         target = prefix / name
         if not target.exists() or target.read_text() != text:
             target.write_text(text)

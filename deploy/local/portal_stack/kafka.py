@@ -1,4 +1,5 @@
-"""Apache Kafka from Maven Central: jars cached per version, a KRaft single node, the topics."""
+"""Apache Kafka from Maven Central: jars cached per version, a KRaft single node, the topics
+(declared in portal_events.topics)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ import asyncio
 import base64
 import os
 import shutil
-import tomllib
 from pathlib import Path
 from string import Template
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from portal_events import topics
 
-from .config import DEPLOY, Config
+from .config import DEPLOY, Config, service_list
 from .procs import (
     StackError,
     ensure_port_free,
@@ -26,7 +27,6 @@ from .procs import (
 )
 
 TEMPLATES = DEPLOY / "kafka"
-TOPICS_FILE = DEPLOY / "topics.toml"
 
 
 def _render(template: str, target: Path, **values: object) -> None:
@@ -131,20 +131,21 @@ def stop_server(cfg: Config) -> None:
     stop(pid(cfg), timeout=30)
 
 
-def declared_topics(path: Path = TOPICS_FILE) -> list[NewTopic]:
-    topics = []
-    for entry in tomllib.loads(path.read_text())["topics"]:
-        configs = {k: str(v) for k, v in entry.items() if k not in ("name", "partitions")}
-        topics.append(NewTopic(entry["name"], entry["partitions"], 1, topic_configs=configs))
-    return topics
+def declared_topics() -> list[NewTopic]:
+    """Every topic of the portal: portal_events.topics for the services of deploy/services.toml."""
+    services = [s.name for s in service_list().services]
+    return [
+        NewTopic(t.name, t.partitions, 1, topic_configs=t.configs)
+        for t in topics.declared_topics(services)
+    ]
 
 
-async def _ensure_topics(bootstrap: str, topics: list[NewTopic]) -> list[str]:
+async def _ensure_topics(bootstrap: str, wanted: list[NewTopic]) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [t for t in topics if t.name not in existing]
+        missing = [t for t in wanted if t.name not in existing]
         if missing:
             response = await admin.create_topics(missing)
             # 36 = TOPIC_ALREADY_EXISTS: another `up` created it meanwhile, which is fine.
@@ -156,8 +157,8 @@ async def _ensure_topics(bootstrap: str, topics: list[NewTopic]) -> list[str]:
         await admin.close()
 
 
-def ensure_topics(bootstrap: str, say, path: Path = TOPICS_FILE) -> None:
-    """Create the topics of topics.toml that do not exist yet (existing ones are left alone)."""
-    created = asyncio.run(_ensure_topics(bootstrap, declared_topics(path)))
+def ensure_topics(bootstrap: str, say) -> None:
+    """Create the declared topics that do not exist yet (existing ones are left alone)."""
+    created = asyncio.run(_ensure_topics(bootstrap, declared_topics()))
     if created:
         say(f"created topics: {', '.join(created)}")

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import gateway, kafka, postgres
-from .config import REPO, Config, Service
+from .config import REPO, Config, Service, service_list
 from .procs import StackError, ensure_port_free, http_ok, port_open, read_pid, spawn, stop, tail
 from .system import ensure_packages
 
@@ -47,11 +47,8 @@ class StackInfo:
         )
 
     def docs_urls(self) -> dict[str, str]:
-        return {
-            name: f"{self.gateway_url}/{name}/docs"
-            for name in self.services
-            if name != "protocol-registry"
-        }
+        """The API docs of each of the portal's services (not of simulators or bench targets)."""
+        return {p.name: f"{self.gateway_url}/{p.name}/docs" for p in service_list().services}
 
 
 def info(cfg: Config) -> StackInfo:

@@ -16,6 +16,7 @@ from portal_stack import StackInfo, ensure_up
 from portal_stack.config import Config
 from portal_stack.kafka import declared_topics
 from portal_stack.procs import read_pid
+from portal_stack.services import load
 from portal_stack.stack import processes
 
 pytestmark = pytest.mark.integration
@@ -45,7 +46,7 @@ def test_a_second_ensure_up_reuses_the_running_stack_quickly(stack: StackInfo) -
     assert elapsed < 10, f"a no-op ensure_up took {elapsed:.1f} s"
 
 
-def test_topics_of_topics_toml_exist_with_the_declared_partitions(stack: StackInfo) -> None:
+def test_the_declared_topics_exist_with_their_partitions(stack: StackInfo) -> None:
     declared = {t.name: t.num_partitions for t in declared_topics()}
 
     async def partitions() -> dict[str, int]:
@@ -64,14 +65,17 @@ def test_topics_of_topics_toml_exist_with_the_declared_partitions(stack: StackIn
 def test_each_service_has_its_database(stack: StackInfo) -> None:
     with psycopg.connect(stack.pg_dsn("postgres")) as conn:
         names = {row[0] for row in conn.execute("SELECT datname FROM pg_database")}
-    assert {"identity", "requests", "protocol"} <= names
+    assert {p.database for p in load().services} <= names
 
 
-def test_the_gateway_answers_and_routes_to_every_service(stack: StackInfo) -> None:
+def test_the_gateway_answers_and_routes_to_every_listed_process(stack: StackInfo) -> None:
     assert _get(f"{stack.gateway_url}/health") == 200
-    for name in ("identity", "requests", "protocol"):
-        assert _get(f"{stack.gateway_url}/{name}/health") == 200, name
-    assert _get(f"{stack.gateway_url}/protocol-registry/health") == 200
+    for process in load().processes:
+        # A stripped prefix is the gateway's, so the process's own path follows it.
+        path = (
+            f"/{process.name}{process.health_path}" if process.strip_prefix else process.health_path
+        )
+        assert _get(stack.gateway_url + path) == 200, process.name
 
 
 def test_the_gateway_passes_a_bare_prefix_to_the_service_without_redirecting(
@@ -82,12 +86,16 @@ def test_the_gateway_passes_a_bare_prefix_to_the_service_without_redirecting(
         def redirect_request(self, *args, **kwargs):
             return None  # surface the redirect itself as an HTTPError
 
-    request = urllib.request.Request(f"{stack.gateway_url}/requests", data=b"{}", method="POST")
-    try:
-        status = urllib.request.build_opener(NoRedirect).open(request, timeout=5).status
-    except urllib.error.HTTPError as e:
-        status = e.code
-    assert status not in (301, 302, 307, 308)
+    for process in load().processes:
+        if process.strip_prefix:
+            continue
+        url = f"{stack.gateway_url}/{process.name}"
+        request = urllib.request.Request(url, data=b"{}", method="POST")
+        try:
+            status = urllib.request.build_opener(NoRedirect).open(request, timeout=5).status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        assert status not in (301, 302, 307, 308), process.name
 
 
 def test_the_jwt_signing_key_is_private_to_its_owner(stack: StackInfo) -> None:

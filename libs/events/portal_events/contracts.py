@@ -16,10 +16,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# Kafka topics, one per producing aggregate (DESIGN "Between services").
-IDENTITY_USER_EVENTS = "identity.user.events"
-REQUESTS_REQUEST_EVENTS = "requests.request.events"
-PROTOCOL_REGISTRATION_EVENTS = "protocol.registration.events"
+# The topics are declared in portal_events.topics; re-exported here for existing imports.
+from portal_events.topics import IDENTITY_USER_EVENTS as IDENTITY_USER_EVENTS
+from portal_events.topics import PROTOCOL_REGISTRATION_EVENTS as PROTOCOL_REGISTRATION_EVENTS
+from portal_events.topics import REQUESTS_REQUEST_EVENTS as REQUESTS_REQUEST_EVENTS
 
 
 class Contract(BaseModel):

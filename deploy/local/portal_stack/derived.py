@@ -1,0 +1,295 @@
+"""The committed files derived from deploy/services.toml: docker-compose.yml and the routes block
+of deploy/nginx/portal.conf.template.
+
+`python -m portal_stack.generate` (`make generate`) rewrites them after the list changed;
+deploy/local/tests checks that they are up to date. The local stack renders its gateway routes
+with the same function, from the list itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from string import Template
+
+from .config import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, REPO
+from .services import STACK_INIT, Process, ServiceList, fill
+
+COMPOSE_FILE = REPO / "docker-compose.yml"
+GATEWAY_TEMPLATE = REPO / "deploy" / "nginx" / "portal.conf.template"
+
+ROUTES_BEGIN = "# BEGIN routes generated from deploy/services.toml"
+ROUTES_END = "# END routes"
+_ROUTES_BLOCK = re.compile(
+    rf"^(?P<indent>[ \t]*){re.escape(ROUTES_BEGIN)}[^\n]*\n"
+    rf".*?^[ \t]*{re.escape(ROUTES_END)}[^\n]*$",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+# --- gateway --------------------------------------------------------------------------------
+
+
+def upstream_variable(name: str) -> str:
+    """The template placeholder for a process's address, e.g. PROTOCOL_REGISTRY_UPSTREAM."""
+    return f"{name.upper().replace('-', '_')}_UPSTREAM"
+
+
+def route(name: str, strip_prefix: bool) -> str:
+    upstream = "http://${" + upstream_variable(name) + "}"
+    if strip_prefix:
+        # The trailing slashes make nginx replace /<name>/ by / on the way in.
+        return f"location /{name}/ {{ proxy_pass {upstream}/; }}"
+    # No trailing slash: with one, nginx would answer `POST /requests` with a 301 to /requests/.
+    return f"location /{name} {{ proxy_pass {upstream}; }}"
+
+
+def with_routes(template: str, routes: Iterable[tuple[str, bool]]) -> str:
+    """`template` with its routes block replaced by one route per (name, strip_prefix)."""
+    match = _ROUTES_BLOCK.search(template)
+    if match is None:
+        raise ValueError(f"the gateway template has no '{ROUTES_BEGIN}' ... '{ROUTES_END}' block")
+    indent = match["indent"]
+    lines = [
+        f"{ROUTES_BEGIN} by `make generate`; do not edit.",
+        *(route(name, strip) for name, strip in routes),
+        ROUTES_END,
+    ]
+    block = "\n".join(indent + line for line in lines)
+    return template[: match.start()] + block + template[match.end() :]
+
+
+# --- docker-compose -------------------------------------------------------------------------
+
+# What the placeholders of deploy/services.toml stand for inside the compose network.
+DATA_DIR = "/data"
+KEYS_DIR = "/keys"
+JWT_KEY_FILE = f"{KEYS_DIR}/jwt-es256.pem"
+
+
+def _compose_values(listed: ServiceList) -> dict[str, str]:
+    return {
+        "postgres_host": "postgres",
+        "postgres_port": "5432",
+        "kafka_bootstrap": "kafka:9092",
+        "data_dir": DATA_DIR,
+        "jwt_key_file": JWT_KEY_FILE,
+        "admin_email": "${PORTAL_ADMIN_EMAIL:-" + DEMO_ADMIN_EMAIL + "}",
+        "admin_password": "${PORTAL_ADMIN_PASSWORD:-" + DEMO_ADMIN_PASSWORD + "}",
+        **{p.url_placeholder: f"http://{p.name}:{p.port}" for p in listed.processes},
+    }
+
+
+def _placeholders_used(env: Mapping[str, str]) -> set[str]:
+    return {name for value in env.values() for name in Template(value).get_identifiers()}
+
+
+def _volumes(process: Process) -> list[str]:
+    used = _placeholders_used(process.env)
+    volumes = []
+    if "data_dir" in used:
+        volumes.append(f"{process.name}-data:{DATA_DIR}")
+    if "jwt_key_file" in used:
+        volumes.append(f"jwt-keys:{KEYS_DIR}:ro")
+    return volumes
+
+
+def _env_lines(env: Mapping[str, str], indent: str) -> list[str]:
+    return [f"{indent}{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in env.items()]
+
+
+def _flow_list(items: Iterable[str]) -> str:
+    return "[" + ", ".join(json.dumps(item) for item in items) + "]"
+
+
+_COMPOSE_HEAD = """\
+# The local stack of deploy/local (`make up`) on a Docker host: the same processes, ports inside
+# the network and environment variables, with the official postgres, apache/kafka and nginx images.
+#   docker compose up -d --build     then http://127.0.0.1:8000/identity/docs
+# Generated from deploy/services.toml by `make generate` (deploy/local/portal_stack/derived.py);
+# do not edit.
+
+x-common-env: &common-env
+{common_env}
+
+x-process: &process
+  restart: unless-stopped
+  depends_on:
+    stack-init:
+      condition: service_completed_successfully
+  healthcheck:  # HEALTH_URL is in each process's environment for this check only
+    test:
+      - CMD
+      - python
+      - -c
+      - import os, urllib.request; urllib.request.urlopen(os.environ['HEALTH_URL'], timeout=3)
+    interval: 3s
+    timeout: 5s
+    start_period: 5s
+    retries: 30
+
+services:
+  postgres:
+    image: postgres:15
+    environment:
+      POSTGRES_USER: postgres
+      POSTGRES_PASSWORD: postgres
+    command: ["postgres", "-c", "max_connections=300"]
+    ports: ["127.0.0.1:54329:5432"]
+    volumes: ["pg-data:/var/lib/postgresql/data"]
+    healthcheck:
+      test: ["CMD", "pg_isready", "-U", "postgres"]
+      interval: 2s
+      timeout: 5s
+      retries: 30
+
+  # KRaft single combined node with the settings of deploy/kafka/server.properties.template.
+  kafka:
+    image: apache/kafka:4.1.0
+    environment:
+      CLUSTER_ID: 5L6g3nShT-eMCtK--X86sw
+      KAFKA_NODE_ID: "1"
+      KAFKA_PROCESS_ROLES: broker,controller
+      KAFKA_CONTROLLER_QUORUM_VOTERS: 1@kafka:9093
+      KAFKA_LISTENERS: PLAINTEXT://:9092,CONTROLLER://:9093
+      KAFKA_ADVERTISED_LISTENERS: PLAINTEXT://kafka:9092
+      KAFKA_CONTROLLER_LISTENER_NAMES: CONTROLLER
+      KAFKA_INTER_BROKER_LISTENER_NAME: PLAINTEXT
+      KAFKA_LISTENER_SECURITY_PROTOCOL_MAP: PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+      KAFKA_LOG_DIRS: /var/lib/kafka/data
+      KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: "1"
+      KAFKA_OFFSETS_TOPIC_NUM_PARTITIONS: "1"
+      KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: "1"
+      KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: "1"
+      KAFKA_TRANSACTION_STATE_LOG_NUM_PARTITIONS: "1"
+      KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: "1"
+      KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: "1"
+      KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: "0"
+      KAFKA_LOG_CLEANER_DEDUPE_BUFFER_SIZE: "2097152"
+      KAFKA_AUTO_CREATE_TOPICS_ENABLE: "false"
+      KAFKA_HEAP_OPTS: -Xmx512m
+    volumes: ["kafka-data:/var/lib/kafka/data"]
+    healthcheck:
+      test:
+        - CMD-SHELL
+        - /opt/kafka/bin/kafka-broker-api-versions.sh --bootstrap-server kafka:9092 >/dev/null 2>&1
+      interval: 5s
+      timeout: 20s
+      start_period: 10s
+      retries: 30
+
+  # Databases, topics (portal_events.topics) and the JWT signing key; then it exits.
+  {stack_init}:
+    build: {{context: ., dockerfile: deploy/Dockerfile, args: {{SERVICE: {stack_init}}}}}
+    command: ["python", "-m", "portal_stack", "init"]
+    environment:
+      <<: *common-env
+      JWT_PRIVATE_KEY_FILE: "{jwt_key_file}"
+    volumes: ["jwt-keys:{keys_dir}"]
+    depends_on:
+      postgres: {{condition: service_healthy}}
+      kafka: {{condition: service_healthy}}
+"""
+
+_GATEWAY = """\
+  # The gateway: the same server block as the local stack, filled by the image's envsubst.
+  gateway:
+    image: nginx:1.27
+    environment:
+      GATEWAY_LISTEN: "8000"
+{upstreams}
+    volumes:
+      - ./deploy/nginx/portal.conf.template:/etc/nginx/templates/portal.conf.template:ro
+    ports: ["127.0.0.1:8000:8000"]
+    depends_on:
+{depends_on}
+    healthcheck:
+      test:
+        - CMD
+        - bash
+        - -c
+        - >-
+          exec 3<>/dev/tcp/127.0.0.1/8000;
+          printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3; grep -q ' 200 ' <&3
+      interval: 5s
+      timeout: 3s
+      retries: 10
+    restart: unless-stopped
+"""
+
+
+def _compose_process(process: Process, values: Mapping[str, str]) -> str:
+    env = {
+        "POSTGRES_DBNAME": process.database or "postgres",
+        "PORT": str(process.port),
+        "HEALTH_URL": f"http://127.0.0.1:{process.port}{process.health_path}",
+        **fill(process.env, values),
+    }
+    lines = [
+        f"  {process.name}:",
+        "    <<: *process",
+        "    build: {context: ., dockerfile: deploy/Dockerfile, "
+        f"args: {{SERVICE: {process.name}}}}}",
+        "    environment:",
+        "      <<: *common-env",
+        *_env_lines(env, "      "),
+    ]
+    if volumes := _volumes(process):
+        lines.append(f"    volumes: {_flow_list(volumes)}")
+    return "\n".join(lines) + "\n"
+
+
+def compose(listed: ServiceList) -> str:
+    """docker-compose.yml for the processes of `listed`."""
+    values = _compose_values(listed)
+    head = _COMPOSE_HEAD.format(
+        common_env="\n".join(_env_lines(fill(listed.env, values), "  ")),
+        stack_init=STACK_INIT,
+        jwt_key_file=JWT_KEY_FILE,
+        keys_dir=KEYS_DIR,
+    )
+    gateway = _GATEWAY.format(
+        upstreams="\n".join(
+            f"      {upstream_variable(p.name)}: {p.name}:{p.port}" for p in listed.processes
+        ),
+        depends_on="\n".join(
+            f"      {p.name}: {{condition: service_healthy}}" for p in listed.processes
+        ),
+    )
+    volumes = ["pg-data", "kafka-data", "jwt-keys"] + [
+        f"{p.name}-data" for p in listed.processes if "data_dir" in _placeholders_used(p.env)
+    ]
+    parts = [
+        head,
+        *(_compose_process(p, values) for p in listed.processes),
+        gateway,
+        "volumes:\n" + "".join(f"  {v}:\n" for v in volumes),
+    ]
+    return "\n".join(parts)
+
+
+# --- the files ------------------------------------------------------------------------------
+
+
+def derived_files(listed: ServiceList) -> dict[Path, str]:
+    """Each derived file with the content the list implies."""
+    routes = [(p.name, p.strip_prefix) for p in listed.processes]
+    return {
+        COMPOSE_FILE: compose(listed),
+        GATEWAY_TEMPLATE: with_routes(GATEWAY_TEMPLATE.read_text(), routes),
+    }
+
+
+def stale_files(listed: ServiceList) -> list[Path]:
+    return [path for path, text in derived_files(listed).items() if path.read_text() != text]
+
+
+def write(listed: ServiceList) -> list[Path]:
+    """Rewrite the derived files that are out of date; returns them."""
+    stale = stale_files(listed)
+    for path, text in derived_files(listed).items():
+        if path in stale:
+            path.write_text(text)
+    return stale

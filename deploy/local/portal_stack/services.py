@@ -1,0 +1,166 @@
+"""The portal's list of processes, deploy/services.toml, read and checked.
+
+Standard library only, and runnable as a plain script, because the Makefile and deploy/Dockerfile
+ask it what to install before anything is installed:
+
+    python3 deploy/local/portal_stack/services.py packages        every package, in install order
+    python3 deploy/local/portal_stack/services.py packages NAME   what the image of NAME installs
+    python3 deploy/local/portal_stack/services.py app NAME        NAME's uvicorn target
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+
+REPO = Path(__file__).resolve().parents[3]
+SERVICES_FILE = REPO / "deploy" / "services.toml"
+
+# The stack tool itself; in docker-compose it is the init container that creates the databases
+# and topics (and so needs portal_events for the topic declarations).
+STACK_PACKAGE = "deploy/local"
+STACK_INIT = "stack-init"
+
+KINDS = ("service", "simulator", "bench")
+_NAME = re.compile(r"[a-z][a-z0-9-]*")
+
+
+class ServiceListError(ValueError):
+    """deploy/services.toml is inconsistent; the message says where."""
+
+
+@dataclass(frozen=True)
+class Process:
+    """One entry of deploy/services.toml (see the comment at its top for the fields)."""
+
+    name: str
+    kind: str
+    package: str
+    app: str
+    port: int
+    database: str | None = None
+    health: str = ""
+    strip_prefix: bool = False
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def health_path(self) -> str:
+        return self.health or f"/{self.name}/health"
+
+    @property
+    def env_prefix(self) -> str:
+        """NAME as an environment variable prefix: PORTAL_<it>_PORT, <it>_UPSTREAM."""
+        return self.name.upper().replace("-", "_")
+
+    @property
+    def url_placeholder(self) -> str:
+        """The placeholder for its base URL in environment values, e.g. protocol_registry_url."""
+        return f"{self.name.replace('-', '_')}_url"
+
+
+@dataclass(frozen=True)
+class ServiceList:
+    libraries: tuple[str, ...]
+    env: Mapping[str, str]
+    processes: tuple[Process, ...]
+
+    @property
+    def services(self) -> tuple[Process, ...]:
+        """The portal's own services (each has a database and a dead-letter topic)."""
+        return tuple(p for p in self.processes if p.kind == "service")
+
+    def process(self, name: str) -> Process:
+        for process in self.processes:
+            if process.name == name:
+                return process
+        raise KeyError(f"no process {name!r} in {SERVICES_FILE.name}")
+
+    def packages(self) -> list[str]:
+        """Every package of the portal, in install order (`make venv`)."""
+        ordered = [*self.libraries, *(p.package for p in self.processes), STACK_PACKAGE]
+        return list(dict.fromkeys(ordered))
+
+    def image_packages(self, name: str) -> list[str]:
+        """What the image of one process installs (deploy/Dockerfile's SERVICE=name)."""
+        if name == STACK_INIT:
+            return [*self.libraries, STACK_PACKAGE]
+        process = self.process(name)
+        return (
+            [*self.libraries, process.package] if process.kind == "service" else [process.package]
+        )
+
+
+def fill(env: Mapping[str, str], values: Mapping[str, str]) -> dict[str, str]:
+    """Environment values with their $placeholders filled for one deployment."""
+    return {key: Template(value).substitute(values) for key, value in env.items()}
+
+
+def load(path: Path = SERVICES_FILE) -> ServiceList:
+    raw = tomllib.loads(path.read_text())
+    processes = tuple(
+        Process(**{**entry, "env": dict(entry.get("env", {}))}) for entry in raw["process"]
+    )
+    listed = ServiceList(tuple(raw["libraries"]), dict(raw.get("env", {})), processes)
+    _check(listed, path)
+    return listed
+
+
+def _check(listed: ServiceList, path: Path) -> None:
+    def fail(message: str) -> None:
+        raise ServiceListError(f"{path}: {message}")
+
+    for attribute in ("name", "port", "database"):
+        values = [getattr(p, attribute) for p in listed.processes if getattr(p, attribute)]
+        if len(values) != len(set(values)):
+            fail(f"two processes share a {attribute}: {values}")
+    for p in listed.processes:
+        if not _NAME.fullmatch(p.name):
+            fail(f"{p.name!r}: a name is lower-case letters, digits and '-'")
+        if p.kind not in KINDS:
+            fail(f"{p.name}: kind {p.kind!r} is not one of {KINDS}")
+        if p.kind == "service" and not p.database:
+            fail(f"{p.name}: a service has its own database")
+    # Every placeholder must be one that each deployment knows how to fill.
+    known = {
+        "postgres_host": "",
+        "postgres_port": "",
+        "kafka_bootstrap": "",
+        "data_dir": "",
+        "jwt_key_file": "",
+        "admin_email": "",
+        "admin_password": "",
+        **{p.url_placeholder: "" for p in listed.processes},
+    }
+    for owner, env in [("[env]", listed.env), *((p.name, p.env) for p in listed.processes)]:
+        try:
+            fill(env, known)
+        except (KeyError, ValueError) as e:
+            fail(f"{owner}: unknown or malformed placeholder {e}")
+
+
+def main(argv: list[str]) -> int:
+    try:
+        listed = load()
+        match argv:
+            case ["packages"]:
+                print(" ".join(listed.packages()))
+            case ["packages", name]:
+                print(" ".join(listed.image_packages(name)))
+            case ["app", name]:
+                print("" if name == STACK_INIT else listed.process(name).app)
+            case _:
+                print(__doc__, file=sys.stderr)
+                return 2
+    except (KeyError, ServiceListError) as e:
+        print(f"services.py: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
