@@ -9,8 +9,9 @@ A service's `main.py` declares what it is made of and the kit builds it::
         settings=RequestsSettings,
         application=RequestsApplication,
         read_models=[(RequestSummaryProjection, RequestSummaryView)],
-        publishes=PUBLIC_EVENTS,          # domain event class -> contract translator
-        consumes=handlers,                # Application -> {contract class: handler}
+        publishes={REQUESTS_REQUEST_EVENTS: PUBLIC_EVENTS},  # topic -> {event class: translator}
+        consumes=[PROTOCOL_REGISTRATION_EVENTS],
+        handlers=handlers,                # Application -> {contract class: handler}
         routers=[router],
         errors=ERRORS,                    # domain exception -> HttpError
     )
@@ -22,9 +23,12 @@ Shutdown runs it backwards. Everything a route needs is on one container, `app.s
 (`Runtime`), reached through `Annotated` dependencies (`application_of`, `read_model_of`,
 `resource_of`); the token verifier is the one thing tests swap (`create_app(token_verifier=...)`).
 
-The relay's topic, the consumer's topics, its group (the service's name) and its dead-letter
-topic (`<service>.dead-letter`) all follow from the contracts and the service's name: nothing
-here is configured twice.
+Topics are named by the constants of `portal_events.topics`. A service publishes each of its
+aggregates' public events on that aggregate's topic (`publishes`); it consumes the topics it
+names (`consumes`) with the handlers for the contracts it cares about (`handlers`), as consumer
+group `<service>`, with `<service>.dead-letter` for what it cannot take. A contract has no
+topic of its own: `ProtocolRequested` travels on the topic of whichever service owns the
+document.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from portal_events.health import ComponentHealth
 from portal_events.projections import ReadModel
 from portal_events.relay import OutboxRelay
 from portal_events.schema import creating_tables
+from portal_events.topics import dead_letter_topic
 
 from portal_web.app import create_service_app
 from portal_web.auth import TokenVerifier
@@ -102,8 +107,9 @@ class Service:
     routers: Sequence[APIRouter] = ()
     errors: ErrorTable = field(default_factory=dict)
     read_models: Sequence[tuple[type[Any], type[Any]]] = ()
-    publishes: Mapping[type[Any], Translator] = field(default_factory=dict)
-    consumes: Callable[[Any], Mapping[type[Contract], Handler]] | None = None
+    publishes: Mapping[str, Mapping[type[Any], Translator]] = field(default_factory=dict)
+    consumes: Sequence[str] = ()
+    handlers: Callable[[Any], Mapping[type[Contract], Handler]] | None = None
     resources: Mapping[str, Callable[[Runtime], Any]] = field(default_factory=dict)
     workers: Mapping[str, Callable[[Runtime], Worker]] = field(default_factory=dict)
     on_startup: Callable[[Runtime], None] | None = None
@@ -127,10 +133,15 @@ class Service:
         return app
 
     def translate(self, domain_event: Any) -> list[tuple[str, Contract]]:
-        """The relay's translation: the public contract of one stored event, on its topic."""
-        translator = self.publishes.get(type(domain_event))
-        contract = translator(domain_event) if translator is not None else None
-        return [] if contract is None else [(contract.TOPIC, contract)]
+        """The relay's translation: the public contracts of one stored event, with their topics
+        (none for a private event)."""
+        published = []
+        for topic, translators in self.publishes.items():
+            translator = translators.get(type(domain_event))
+            contract = translator(domain_event) if translator is not None else None
+            if contract is not None:
+                published.append((topic, contract))
+        return published
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: FastAPI, settings: Any) -> AsyncIterator[None]:
@@ -176,15 +187,14 @@ class Service:
             )
             loops.start("relay", runtime.relay.run)
             app.state.health_checks["relay:lag"] = runtime.relay.health
-        if self.consumes is not None:
-            handlers = self.consumes(runtime.application)
+        if self.consumes and self.handlers is not None:
             runtime.consumer = EventConsumer(
                 service=self.name,
                 group_id=self.name,
-                topics=sorted({contract.TOPIC for contract in handlers}),
-                handlers=dict(handlers),
+                topics=list(self.consumes),
+                handlers=dict(self.handlers(runtime.application)),
                 bootstrap_servers=settings.kafka_bootstrap_servers,
-                dead_letter_topic=f"{self.name}.dead-letter",
+                dead_letter_topic=dead_letter_topic(self.name),
             )
             loops.start("consumer", runtime.consumer.run)
             app.state.health_checks["consumer:processing"] = runtime.consumer.health

@@ -78,7 +78,6 @@ class ParcelsApplication(ServiceApplication):
 class KitParcelRegisteredV1(Contract):
     TYPE: ClassVar[str] = "KitTestParcelRegistered"
     VERSION: ClassVar[int] = 1
-    TOPIC: ClassVar[str] = TEST_EVENTS
     parcel_id: UUID
     label: str
 
@@ -152,7 +151,7 @@ def one(parcel_id: UUID, me: CurrentPrincipal, parcels: Parcels) -> dict[str, An
     return {"label": parcel.label, "seen_on_kafka": parcel.seen_on_kafka}
 
 
-def consumes(app: ParcelsApplication):
+def handlers(app: ParcelsApplication):
     return {KitParcelRegisteredV1: lambda envelope, c: app.mark_seen(c.parcel_id)}
 
 
@@ -167,11 +166,14 @@ def make_service(name: str) -> Service:
         errors={ParcelNotFound: HttpError(404, "not_found", "No such parcel.")},
         read_models=[(ParcelProjection, ParcelView)],
         publishes={
-            Parcel.Registered: lambda e: KitParcelRegisteredV1(
-                parcel_id=e.originator_id, label=e.label
-            )
+            TEST_EVENTS: {
+                Parcel.Registered: lambda e: KitParcelRegisteredV1(
+                    parcel_id=e.originator_id, label=e.label
+                )
+            }
         },
-        consumes=consumes,
+        consumes=[TEST_EVENTS],
+        handlers=handlers,
     )
 
 
