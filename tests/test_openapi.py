@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from portal_stack.services import load as load_service_list
 
-SERVICES = ["identity", "requests", "protocol"]
+# Every service of the portal, from the one list (deploy/services.toml).
+SERVICES = [process.name for process in load_service_list().services]
 
 # Routes that serve no SPEC requirement of their own: operations and the public keys.
 NOT_A_REQUIREMENT = {
-    ("get", "/identity/health"),
-    ("get", "/requests/health"),
-    ("get", "/protocol/health"),
+    *(("get", f"/{service}/health") for service in SERVICES),
     ("get", "/identity/.well-known/jwks.json"),
 }
 # FastAPI's own schemas for its 422 body; ours is ErrorBody, and these are not ours to describe.

@@ -17,9 +17,11 @@ from urllib.parse import quote
 import httpx
 import psycopg
 import pytest
+from portal_stack.services import load as load_service_list
 from psycopg.sql import SQL, Identifier
 
-SERVICES = ["identity", "requests", "protocol"]
+# Every service of the portal, from the one list (deploy/services.toml).
+SERVICES = [process.name for process in load_service_list().services]
 METHODS = {"get", "put", "post", "delete", "patch"}
 MARKER = f"nul-probe-{uuid.uuid4().hex}"
 # One per kind that once got through somewhere: NUL, escape, DEL, a C1 control.
