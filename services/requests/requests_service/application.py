@@ -1,10 +1,15 @@
-"""The requests service's event-sourced Application: commands and queries, nothing HTTP."""
+"""The requests service's event-sourced Application: commands and queries, nothing HTTP.
+
+Built on the kit's `ServiceApplication`: loads check the aggregate's type and the caller's scope
+on the first event (an id of the year counter or of someone else's request costs one row, not a
+replay), conflicts are retried by `retrying`, and commands that create something (submissions,
+replies) run through `save_once` with an optional idempotency key fingerprinting the whole
+command.
+"""
 
 from __future__ import annotations
 
-import random
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,9 +18,9 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
-from portal_events.mapper import MAPPER_TOPIC, event_metadata
+from eventsourcing.application import AggregateNotFoundError
+from portal_events.application import Idempotency, ServiceApplication, event_name
+from portal_events.mapper import event_metadata
 
 from requests_service.domainmodel import (
     CATEGORY_MAX,
@@ -23,15 +28,12 @@ from requests_service.domainmodel import (
     NOTE_MAX,
     SUBJECT_MAX,
     TEXT_MAX,
-    IdempotencyKeyReused,
     Kind,
     ProtocolNumberConflict,
     Request,
     RequestNotFound,
-    RequestsError,
     Routing,
     Status,
-    SubmissionKey,
     YearCounter,
     check_text_fields,
 )
@@ -40,12 +42,8 @@ log = structlog.get_logger(__name__)
 
 # Numbers run per calendar year of the municipality, not of UTC.
 MUNICIPALITY_TZ = ZoneInfo("Europe/Athens")
-# Writers racing for the same year's counter retry this many times before giving up.
-MAX_SAVE_ATTEMPTS = 8
-
-
-class Contention(RequestsError):
-    """Too many concurrent writers on the same aggregate; the caller may try again."""
+# Whose idempotency keys anonymous submissions are (they have no user).
+ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,8 @@ class Scope:
     """Which requests a caller may see or handle.
 
     A citizen/business sees only their own (R-5), a clerk their department's (R-3), an admin or
-    auditor all. Outside the scope a request does not exist for the caller (HTTP 404).
+    auditor all. Outside the scope a request does not exist for the caller (HTTP 404). Both
+    owner and department are fixed at submission, so the first event decides.
     """
 
     owner_id: UUID | None = None
@@ -68,15 +67,20 @@ class Scope:
         return self.department is not None and request.department == self.department
 
 
+EVERYTHING = Scope(everything=True)
+
+
 @dataclass(frozen=True)
 class Submission:
     id: UUID
     number: str
-    position: int | None  # notification id of the write, for read-your-writes
+    position: int | None  # notification id of the write, for read-your-writes; None on a repeat
 
 
 @dataclass(frozen=True)
-class HistoryEntry:
+class RecordedChange:
+    """One entry of a request's history as people see it (X-1: who did what, when)."""
+
     at: datetime
     event: str
     status: str | None
@@ -87,12 +91,11 @@ class HistoryEntry:
 @dataclass(frozen=True)
 class RequestDetail:
     request: Request
-    history: list[HistoryEntry]
+    history: list[RecordedChange]
 
 
-class RequestsApplication(Application[UUID]):
-    name = "Requests"
-    env: ClassVar[dict[str, str]] = {"MAPPER_TOPIC": MAPPER_TOPIC, "SINGLE_ROW_TRACKING": "y"}
+class RequestsApplication(ServiceApplication):
+    name = "requests"
     # The year counter gains one event per submission; snapshots keep loading it cheap.
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {YearCounter: 100}
 
@@ -101,9 +104,9 @@ class RequestsApplication(Application[UUID]):
         self.routing = routing or Routing.load()
         # Submissions of this process take numbers one at a time: the recorder serialises
         # writes anyway, and without it concurrent submissions collide on the year counter
-        # and retry. Other processes still race; `_retrying` covers them. Under the lock the
-        # counter stays in memory between submissions (saving it brings it up to date), so a
-        # submission costs one write and no read; a conflict drops it and reloads.
+        # and retry. Other processes still race; `retrying` (inside `save_once`) covers them.
+        # Under the lock the counter stays in memory between submissions (saving it brings it
+        # up to date), so a submission costs one write and no read; a conflict drops it.
         self._numbering = threading.Lock()
         self._counters: dict[int, YearCounter] = {}
 
@@ -116,9 +119,13 @@ class RequestsApplication(Application[UUID]):
         text: str,
         desired_action: str | None = None,
         kind: Kind = Kind.REQUEST,
+        idempotency_key: str | None = None,
     ) -> Submission:
-        """R-1: no submitter, routed to the default department."""
+        """R-1: no submitter, routed to the default department. Anonymous keys share one
+        owner; a visitor's random key (a UUID) does not meet another's."""
         return self._submit(
+            key_owner=ANONYMOUS,
+            idempotency_key=idempotency_key,
             kind=kind,
             subject=subject,
             text=text,
@@ -140,14 +147,13 @@ class RequestsApplication(Application[UUID]):
     ) -> Submission:
         """R-2: a named submission; its department follows from the category (R-3).
 
-        With an idempotency key, a repeat (a double click, a retried request) returns the
-        request the first one recorded, and records nothing (DESIGN "HTTP").
+        With an idempotency key (per user), a repeat (a double click, a retried request)
+        returns the request the first one recorded and records nothing; the same key with any
+        other field different is `IdempotencyKeyReused` (DESIGN "HTTP").
         """
-        key = None
-        if idempotency_key is not None:
-            key = (SubmissionKey.create_id(submitted_by, idempotency_key), idempotency_key)
         return self._submit(
-            key=key,
+            key_owner=submitted_by,
+            idempotency_key=idempotency_key,
             kind=kind,
             subject=subject,
             text=text,
@@ -156,20 +162,11 @@ class RequestsApplication(Application[UUID]):
             submitted_by=submitted_by,
         )
 
-    def _earlier_submission(self, key: UUID, *, subject: str, text: str) -> Submission | None:
-        try:
-            submission_key: SubmissionKey = self.repository.get(key)
-        except AggregateNotFoundError:
-            return None
-        earlier: Request = self.repository.get(submission_key.request_id)
-        if (earlier.subject, earlier.text) != (subject.strip(), text.strip()):
-            raise IdempotencyKeyReused
-        return Submission(earlier.id, earlier.number, position=None)
-
     def _submit(
         self,
         *,
-        key: tuple[UUID, str] | None = None,
+        key_owner: object,
+        idempotency_key: str | None,
         kind: Kind,
         subject: str,
         text: str,
@@ -183,37 +180,43 @@ class RequestsApplication(Application[UUID]):
             desired_action=(desired_action, DESIRED_ACTION_MAX, False),
             category=(category, CATEGORY_MAX, False),
         )
-        category = fields.get("category", "").lower() or None
-        department = self.routing.department_for(category)
+        command = {
+            "command": "submit",
+            "kind": Kind(kind).value,
+            "subject": fields["subject"],
+            "text": fields["text"],
+            "desired_action": fields.get("desired_action"),
+            "category": fields.get("category", "").lower() or None,
+        }
+        department = self.routing.department_for(command["category"])
         year = datetime.now(UTC).astimezone(MUNICIPALITY_TZ).year
+        counter: YearCounter | None = None
 
-        def attempt() -> Submission:
-            if key is not None:
-                # Checked under the numbering lock (and again after a lost race with another
-                # replica), so a repeat is always found before anything is written.
-                earlier = self._earlier_submission(key[0], subject=subject, text=text)
-                if earlier is not None:
-                    return earlier
+        def create() -> tuple[list[Any], dict[str, Any]]:
+            nonlocal counter
             counter = self._counters.pop(year, None) or self._year_counter(year)
             request = Request(
                 number=counter.issue(),
-                kind=Kind(kind).value,
-                subject=fields["subject"],
-                text=fields["text"],
-                desired_action=fields.get("desired_action"),
-                category=category,
+                kind=command["kind"],
+                subject=command["subject"],
+                text=command["text"],
+                desired_action=command["desired_action"],
+                category=command["category"],
                 department=department,
                 submitted_by=submitted_by,
             )
-            keys = [] if key is None else [SubmissionKey(submitted_by, key[1], request.id)]
             # One transaction: the number (and the key) are taken if and only if the request is
             # recorded. The request goes last: its position is what read-your-writes waits for.
-            recordings = self.save(counter, *keys, request)
-            self._counters[year] = counter
-            return Submission(request.id, request.number, recordings[-1].notification.id)
+            return [counter, request], {"id": str(request.id), "number": request.number}
 
         with self._numbering:
-            return self._retrying(attempt)
+            # The key's twin is looked for under the lock (and again after a lost race with
+            # another replica), so a repeat is always found before anything is written.
+            written = self.save_once(Idempotency.of(key_owner, idempotency_key, command), create)
+            if written.position is not None and counter is not None:
+                self._counters[year] = counter  # saved, so up to date
+        result = written.result
+        return Submission(UUID(result["id"]), result["number"], written.position)
 
     def _year_counter(self, year: int) -> YearCounter:
         try:
@@ -223,15 +226,32 @@ class RequestsApplication(Application[UUID]):
 
     # --- commands: clerks (R-3, R-4) ---------------------------------------------------------
 
-    def reply(self, request_id: UUID, text: str, *, scope: Scope) -> int:
-        """R-3: record the municipality's reply; returns the write's position."""
+    def reply(
+        self,
+        request_id: UUID,
+        text: str,
+        *,
+        scope: Scope,
+        replied_by: UUID | None = None,
+        idempotency_key: str | None = None,
+    ) -> int | None:
+        """R-3: record the municipality's reply; returns the write's position (None on a
+        repeat of an idempotency key, which is `replied_by`'s)."""
         cleaned = check_text_fields(text=(text, TEXT_MAX, True))
-        return self._update(request_id, scope, lambda r: r.answer(cleaned["text"]))
+        command = {"command": "reply", "request_id": str(request_id), "text": cleaned["text"]}
+
+        def create() -> tuple[list[Any], dict[str, Any]]:
+            request = self.get_request(request_id, scope=scope)
+            request.answer(cleaned["text"])
+            return [request], {"request_id": str(request_id)}
+
+        idempotency = Idempotency.of(replied_by, idempotency_key, command)
+        return self.save_once(idempotency, create).position
 
     def change_status(
         self, request_id: UUID, status: Status, note: str | None = None, *, scope: Scope
-    ) -> int:
-        """R-3: move along ALLOWED_TRANSITIONS (InvalidTransition otherwise)."""
+    ) -> int | None:
+        """R-3: move along ALLOWED_TRANSITIONS (TransitionNotAllowed otherwise)."""
         cleaned = check_text_fields(note=(note, NOTE_MAX, False))
         return self._update(
             request_id, scope, lambda r: r.change_status(Status(status), cleaned.get("note"))
@@ -248,48 +268,38 @@ class RequestsApplication(Application[UUID]):
         """Idempotent: the same number again records nothing; a different number for a request
         that has one is logged as an error and ignored (never two numbers)."""
         try:
-            return self._update(
-                request_id, Scope(everything=True), lambda r: r.record_protocol(number, date)
-            )
+            return self._update(request_id, EVERYTHING, lambda r: r.record_protocol(number, date))
         except ProtocolNumberConflict as error:
             log.error("protocol_number_conflict", request_id=str(request_id), error=str(error))
             return None
 
     def mark_protocol_pending(self, request_id: UUID, attempts: int, reason: str) -> int | None:
         return self._update(
-            request_id, Scope(everything=True), lambda r: r.mark_protocol_pending(attempts, reason)
+            request_id, EVERYTHING, lambda r: r.mark_protocol_pending(attempts, reason)
         )
 
     # --- queries -------------------------------------------------------------------------------
 
     def get_request(self, request_id: UUID, *, scope: Scope) -> Request:
-        try:
-            request = self.repository.get(request_id)
-        except AggregateNotFoundError:
-            raise RequestNotFound(str(request_id)) from None
-        if not isinstance(request, Request) or not scope.covers(request):
-            raise RequestNotFound(str(request_id))
-        return request
+        """The request if it is one and the caller may see it; else RequestNotFound."""
+        return self.load(request_id, Request, not_found=RequestNotFound, visible=scope.covers)
 
     def detail(self, request_id: UUID, *, scope: Scope) -> RequestDetail:
         """R-5: the request as it is now, plus its history with who (which role) did what (X-1).
 
-        Read from the event store, not a projection: strongly consistent ("Ενημέρωση").
+        Read from the event store, not a read model: strongly consistent ("Ενημέρωση").
         """
-        events = list(self.events.get(request_id))
-        request: Any = None
-        for domain_event in events:
-            request = domain_event.mutate(request)
-        if not isinstance(request, Request) or not scope.covers(request):
-            raise RequestNotFound(str(request_id))
-        return RequestDetail(request, [_history_entry(e) for e in events])
+        request, events = self.load_with_history(
+            request_id, Request, not_found=RequestNotFound, visible=scope.covers
+        )
+        return RequestDetail(request, [_recorded_change(e) for e in events])
 
     # --- helpers -------------------------------------------------------------------------------
 
     def _update(
         self, request_id: UUID, scope: Scope, change: Callable[[Request], Any]
     ) -> int | None:
-        """Load, change, save; reload and retry when another writer got there first.
+        """Load, change, save (again when another writer got there first).
 
         Returns the write's position, or None when the change recorded nothing.
         """
@@ -301,28 +311,16 @@ class RequestsApplication(Application[UUID]):
                 return None
             return self.save(request)[-1].notification.id
 
-        return self._retrying(attempt)
-
-    def _retrying(self, attempt: Callable[[], Any]) -> Any:
-        for tries in range(1, MAX_SAVE_ATTEMPTS + 1):
-            try:
-                return attempt()
-            except IntegrityError:
-                log.info("save_conflict_retrying", tries=tries)
-                # A random pause, growing with the tries, so that racing writers (other
-                # replicas) stop colliding in lockstep and one of them starves.
-                time.sleep(random.uniform(0, 0.002 * tries))  # noqa: S311 - not security
-        raise Contention("too many concurrent changes, try again")
+        return self.retrying(attempt)
 
 
-def _history_entry(domain_event: Any) -> HistoryEntry:
+def _recorded_change(domain_event: Any) -> RecordedChange:
     actor = event_metadata(domain_event).get("actor") or {}
-    return HistoryEntry(
+    submitted = isinstance(domain_event, Request.Submitted)
+    return RecordedChange(
         at=domain_event.timestamp,
-        event=type(domain_event).__name__,
-        status=Status.SUBMITTED.value
-        if isinstance(domain_event, Request.Submitted)
-        else getattr(domain_event, "status", None),
+        event=event_name(domain_event),
+        status=Status.SUBMITTED.value if submitted else getattr(domain_event, "status", None),
         note=getattr(domain_event, "note", None),
         actor_role=actor.get("role"),
     )

@@ -23,6 +23,7 @@ TEXT_MAX = 5000
 DESIRED_ACTION_MAX = 2000
 NOTE_MAX = 2000
 CATEGORY_MAX = 64
+DEPARTMENT_MAX = 64
 
 
 class Kind(StrEnum):
@@ -70,7 +71,7 @@ class RequestsError(Exception):
     """Base of the service's domain errors."""
 
 
-class InvalidSubmission(RequestsError):
+class SubmissionInvalid(RequestsError):
     """A required field is missing/blank or too long (R-2: clear error, nothing recorded)."""
 
     def __init__(self, errors: dict[str, str]):
@@ -78,7 +79,9 @@ class InvalidSubmission(RequestsError):
         self.errors = errors
 
 
-class UnknownCategory(RequestsError):
+class CategoryUnknown(RequestsError):
+    """The category is not in the routing table (R-3), so no department would get it."""
+
     def __init__(self, category: str, known: list[str]):
         super().__init__(f"unknown category {category!r}")
         self.category = category
@@ -89,7 +92,9 @@ class RequestNotFound(RequestsError):
     """No such request, or not one the caller may see (R-5: never another user's)."""
 
 
-class InvalidTransition(RequestsError):
+class TransitionNotAllowed(RequestsError):
+    """The status change is not in ALLOWED_TRANSITIONS (R-3)."""
+
     def __init__(self, current: str, wanted: str):
         super().__init__(f"status cannot change from {current} to {wanted}")
         self.current = current
@@ -97,16 +102,11 @@ class InvalidTransition(RequestsError):
 
 
 class ProtocolAlreadyAssigned(RequestsError):
+    """The request has its protocol number already: never a second one (R-4)."""
+
     def __init__(self, number: str):
         super().__init__(f"already registered in the protocol as {number}")
         self.number = number
-
-
-class IdempotencyKeyReused(RequestsError):
-    """The same Idempotency-Key came back with a different submission."""
-
-    def __init__(self) -> None:
-        super().__init__("this Idempotency-Key was already used for a different submission")
 
 
 class ProtocolNumberConflict(RequestsError):
@@ -119,7 +119,7 @@ class ProtocolNumberConflict(RequestsError):
 def check_text_fields(**fields: tuple[str | None, int, bool]) -> dict[str, str]:
     """Validate `name=(value, max_length, required)`; return the cleaned values (stripped).
 
-    Raises InvalidSubmission listing every bad field, so the caller gets one clear error.
+    Raises SubmissionInvalid listing every bad field, so the caller gets one clear error.
     """
     errors: dict[str, str] = {}
     cleaned: dict[str, str] = {}
@@ -134,7 +134,7 @@ def check_text_fields(**fields: tuple[str | None, int, bool]) -> dict[str, str]:
             continue
         cleaned[name] = value
     if errors:
-        raise InvalidSubmission(errors)
+        raise SubmissionInvalid(errors)
     return cleaned
 
 
@@ -170,13 +170,12 @@ class Routing:
         try:
             return self.departments[category]
         except KeyError:
-            raise UnknownCategory(category, self.categories) from None
+            raise CategoryUnknown(category, self.categories) from None
 
 
 # --- aggregates --------------------------------------------------------------------------------
 
 _COUNTER_NAMESPACE = uuid.UUID("0b7f0d6a-2f4e-4f8a-9a57-6a4e3f1c9d21")
-_SUBMISSION_KEY_NAMESPACE = uuid.UUID("0b6d2a51-8a3e-4f0e-9f7c-2d5e1c9a7b33")
 
 
 class YearCounter(Aggregate):
@@ -215,11 +214,9 @@ class YearCounter(Aggregate):
 
 
 class SubmissionKey(Aggregate):
-    """Remembers which request a user's Idempotency-Key produced (DESIGN "HTTP").
-
-    Its id is derived from the user and the key, and it is saved in the same transaction as the
-    request, so a repeat finds the first request and two racing twins cannot both be recorded.
-    """
+    """Retired: named submissions' idempotency keys, before the kit's `IdempotencyRecord` took
+    over. No longer written; kept so that histories recorded with it still decode (the relay
+    reads every stored event)."""
 
     TOPIC = "requests:SubmissionKey"
 
@@ -228,10 +225,6 @@ class SubmissionKey(Aggregate):
         submitted_by: UUID
         key: str
         request_id: UUID
-
-    @staticmethod
-    def create_id(submitted_by: UUID, key: str) -> UUID:
-        return uuid.uuid5(_SUBMISSION_KEY_NAMESPACE, f"{submitted_by}/{key}")
 
     @event(Created)
     def __init__(self, submitted_by: UUID, key: str, request_id: UUID):
@@ -283,7 +276,7 @@ class Request(Aggregate):
 
     def change_status(self, status: Status, note: str | None = None) -> None:
         if status not in ALLOWED_TRANSITIONS[Status(self.status)]:
-            raise InvalidTransition(self.status, status.value)
+            raise TransitionNotAllowed(self.status, status.value)
         self._status_changed(status.value, note, self.number, self.submitted_by)
 
     # number and submitted_by ride along for the relay's public contract; state ignores them.

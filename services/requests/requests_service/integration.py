@@ -1,8 +1,10 @@
 """Translation to and from the public contracts of libs/events.
 
-Outgoing: `to_contracts` maps the Request's domain events to contracts on
-`requests.request.events` (the relay publishes them). Incoming: the protocol registry's outcomes
-on `protocol.registration.events` (R-4), handled idempotently by state.
+Outgoing (`PUBLIC_EVENTS`, for the relay): the Request's domain events become contracts, which
+name their own topic. The year counter, idempotency records and the protocol outcomes (which
+came from the protocol service in the first place) stay private. Incoming (`handlers`, for the
+consumer): the protocol registry's outcomes (R-4), handled idempotently by the Request's state,
+so redelivered or relay-resent messages have no second effect.
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import structlog
+from portal_events.consumer import Handler
 from portal_events.contracts import (
-    REQUESTS_REQUEST_EVENTS,
     Contract,
     ProtocolAssignedV1,
     ProtocolRegistrationPendingV1,
@@ -26,10 +27,8 @@ from portal_events.envelope import Envelope
 from requests_service.application import RequestsApplication
 from requests_service.domainmodel import Request
 
-SOURCE = "requests"
+# How the protocol registry knows our documents (ProtocolRequestedV1.document_type).
 DOCUMENT_TYPE = "request"
-
-log = structlog.get_logger(__name__)
 
 
 def _submitted(e: Any) -> Contract:
@@ -76,7 +75,7 @@ def _protocol_requested(e: Any) -> Contract:
     )
 
 
-_PUBLIC: dict[type[Any], Callable[[Any], Contract]] = {
+PUBLIC_EVENTS: dict[type[Any], Callable[[Any], Contract | None]] = {
     Request.Submitted: _submitted,
     Request.StatusChanged: _status_changed,
     Request.Replied: _replied,
@@ -84,31 +83,18 @@ _PUBLIC: dict[type[Any], Callable[[Any], Contract]] = {
 }
 
 
-def to_contracts(domain_event: Any) -> list[tuple[str, Contract]]:
-    """The public contracts for one stored event; empty for private ones (counter, protocol
-    outcomes that came from the protocol service in the first place)."""
-    translate = _PUBLIC.get(type(domain_event))
-    return [] if translate is None else [(REQUESTS_REQUEST_EVENTS, translate(domain_event))]
+def handlers(app: RequestsApplication) -> dict[type[Contract], Handler]:
+    """The consumer's handlers (called in a worker thread): the registry's outcomes for our
+    documents; other document types are someone else's."""
 
+    def assigned(envelope: Envelope, contract: ProtocolAssignedV1) -> None:
+        if contract.document_type == DOCUMENT_TYPE:
+            app.record_protocol(
+                contract.document_id, contract.protocol_number, contract.protocol_date.isoformat()
+            )
 
-class ProtocolOutcomeHandlers:
-    """Handlers for the consumer (called in a worker thread); idempotent by the Request's state,
-    so redelivered or relay-resent messages have no second effect."""
+    def pending(envelope: Envelope, contract: ProtocolRegistrationPendingV1) -> None:
+        if contract.document_type == DOCUMENT_TYPE:
+            app.mark_protocol_pending(contract.document_id, contract.attempts, contract.reason)
 
-    def __init__(self, app: RequestsApplication) -> None:
-        self.app = app
-
-    def assigned(self, envelope: Envelope, contract: ProtocolAssignedV1) -> None:
-        if contract.document_type != DOCUMENT_TYPE:
-            return
-        self.app.record_protocol(
-            contract.document_id, contract.protocol_number, contract.protocol_date.isoformat()
-        )
-
-    def pending(self, envelope: Envelope, contract: ProtocolRegistrationPendingV1) -> None:
-        if contract.document_type != DOCUMENT_TYPE:
-            return
-        self.app.mark_protocol_pending(contract.document_id, contract.attempts, contract.reason)
-
-    def as_mapping(self) -> dict[type[Contract], Callable[[Envelope, Any], None]]:
-        return {ProtocolAssignedV1: self.assigned, ProtocolRegistrationPendingV1: self.pending}
+    return {ProtocolAssignedV1: assigned, ProtocolRegistrationPendingV1: pending}

@@ -1,4 +1,6 @@
-"""Everything configurable about the requests service, from the environment."""
+"""Everything configurable about the requests service, from the environment. The rest (Kafka,
+token checks, read-your-writes timeout) is the kit's `ServiceSettings`; the consumer group and
+the dead-letter topic follow from the service's name."""
 
 from __future__ import annotations
 
@@ -7,9 +9,3 @@ from portal_web import ServiceSettings
 
 class RequestsSettings(ServiceSettings):
     postgres_dbname: str = "requests"
-
-    consumer_group_id: str = "requests"
-    dead_letter_topic: str = "requests.dead-letter"
-
-    # Read-your-writes: how long a write waits for its projection before answering anyway.
-    read_your_writes_timeout_seconds: float = 2.0

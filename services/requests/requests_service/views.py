@@ -1,139 +1,141 @@
 """Read model: one table of request summaries serving the citizen's list (R-5) and the clerks'
 inbox (R-3, X-3).
 
-Each row change is written in the same transaction as the tracking position, so the view is
-updated exactly once per event and can be rebuilt from zero with the same result (a projection
-with another name gets its own table and tracking table, and runs from the start).
+`RequestSummaryProjection` (name `request_summaries`, which is the table's name) feeds
+`RequestSummaryView`. Each row change is written in the same transaction as the tracking
+position (the kit's `PostgresView.write`), so the view changes exactly once per event and a
+rebuild from zero gives the same rows.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import singledispatchmethod
-from typing import Any, LiteralString
+from typing import Any, ClassVar, LiteralString
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.projection import Projection
-from psycopg.sql import SQL, Composed, Identifier
+from portal_events.views import PostgresView
+from psycopg.sql import SQL, Identifier
 
-from requests_service.domainmodel import ProtocolStatus, Request
+from requests_service.domainmodel import ProtocolStatus, Request, Status
 
-SELECT_SUMMARIES = (
-    "SELECT id, number, kind, subject, status, anonymous, submitted_by, category, department, "
-    "protocol_status, protocol_number, protocol_date, submitted_at, updated_at "
-    "FROM {schema}.{table}"
+SUMMARY_COLUMNS = (
+    "id, number, kind, subject, status, anonymous, submitted_by, category, department, "
+    "protocol_status, protocol_number, protocol_date, submitted_at, updated_at"
 )
+NEWEST_FIRST = "submitted_at DESC, number DESC"
+
+Rows = list[dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class Page:
-    """A window on a list, newest first; `limit=None` is everything (rebuild checks only)."""
-
-    limit: int | None = 100
-    offset: int = 0
-
-
-class RequestSummaries(PostgresTrackingRecorder):
-    """The `<projection name>` table beside its `<projection name>_tracking` table."""
+class RequestSummaryView(PostgresView):
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS {table} ("
+        "id uuid PRIMARY KEY, number text NOT NULL, kind text NOT NULL, "
+        "subject text NOT NULL, status text NOT NULL, anonymous boolean NOT NULL, "
+        "submitted_by uuid, category text, department text NOT NULL, "
+        "protocol_status text, protocol_number text, protocol_date text, "
+        "submitted_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)",
+    )
+    # Index name suffix -> columns; each index is named after the table, so that a view rebuilt
+    # under another projection name gets its own.
+    indexes: ClassVar[dict[str, LiteralString]] = {
+        "owner": "(submitted_by, submitted_at DESC)",
+        "inbox": "(department, status, submitted_at DESC)",
+    }
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
-        self.table_name = self.tracking_table_name.removesuffix("_tracking")
-        self.check_identifier_length(self.table_name)
-        schema, table = Identifier(self.datastore.schema), Identifier(self.table_name)
         self.sql_create_statements += [
-            self._sql(
-                "CREATE TABLE IF NOT EXISTS {schema}.{table} ("
-                "id uuid PRIMARY KEY, number text NOT NULL, kind text NOT NULL, "
-                "subject text NOT NULL, status text NOT NULL, anonymous boolean NOT NULL, "
-                "submitted_by uuid, category text, department text NOT NULL, "
-                "protocol_status text, protocol_number text, protocol_date text, "
-                "submitted_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)"
-            ),
-            SQL(
-                "CREATE INDEX IF NOT EXISTS {index} ON {schema}.{table} "
-                "(submitted_by, submitted_at DESC)"
-            ).format(schema=schema, table=table, index=Identifier(f"{self.table_name}_owner")),
-            SQL(
-                "CREATE INDEX IF NOT EXISTS {index} ON {schema}.{table} "
-                "(department, status, submitted_at DESC)"
-            ).format(schema=schema, table=table, index=Identifier(f"{self.table_name}_inbox")),
+            SQL("CREATE INDEX IF NOT EXISTS {index} ON {table} " + columns).format(
+                index=Identifier(f"{self.table_name}_{suffix}"),
+                table=Identifier(self.datastore.schema, self.table_name),
+            )
+            for suffix, columns in self.indexes.items()
         ]
-
-    def _sql(self, statement: str) -> Composed:
-        return SQL(statement).format(
-            schema=Identifier(self.datastore.schema), table=Identifier(self.table_name)
-        )
 
     # --- writes (each with its tracking record, in one transaction) --------------------------
 
     def insert(self, row: dict[str, Any], tracking: Tracking) -> None:
-        columns = list(row)
-        statement = SQL(
-            "INSERT INTO {schema}.{table} ({columns}) VALUES ({values}) ON CONFLICT (id) DO NOTHING"
-        ).format(
-            schema=Identifier(self.datastore.schema),
-            table=Identifier(self.table_name),
-            columns=SQL(", ").join(map(Identifier, columns)),
-            values=SQL(", ").join(SQL(f"%({c})s") for c in columns),
+        self.write(
+            f"INSERT INTO {{table}} ({SUMMARY_COLUMNS}) VALUES ("  # noqa: S608 - literals only
+            "%(id)s, %(number)s, %(kind)s, %(subject)s, %(status)s, %(anonymous)s, "
+            "%(submitted_by)s, %(category)s, %(department)s, %(protocol_status)s, "
+            "%(protocol_number)s, %(protocol_date)s, %(submitted_at)s, %(updated_at)s) "
+            "ON CONFLICT (id) DO NOTHING",
+            row,
+            tracking,
         )
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(statement, row)
-            self._insert_tracking(curs, tracking)
 
-    def update(self, request_id: UUID, changes: dict[str, Any], tracking: Tracking) -> None:
-        statement = SQL("UPDATE {schema}.{table} SET {assignments} WHERE id = %(id)s").format(
-            schema=Identifier(self.datastore.schema),
-            table=Identifier(self.table_name),
-            assignments=SQL(", ").join(
-                SQL("{} = {}").format(Identifier(c), SQL(f"%({c})s")) for c in changes
-            ),
+    def update(
+        self,
+        request_id: UUID,
+        tracking: Tracking,
+        *,
+        updated_at: Any,
+        status: str | None = None,
+        protocol_status: str | None = None,
+        protocol_number: str | None = None,
+        protocol_date: str | None = None,
+    ) -> None:
+        """Set the given columns (None leaves a column as it is: none of them goes back to
+        null) and `updated_at`."""
+        self.write(
+            "UPDATE {table} SET status = COALESCE(%(status)s, status), "
+            "protocol_status = COALESCE(%(protocol_status)s, protocol_status), "
+            "protocol_number = COALESCE(%(protocol_number)s, protocol_number), "
+            "protocol_date = COALESCE(%(protocol_date)s, protocol_date), "
+            "updated_at = %(updated_at)s WHERE id = %(id)s",
+            {
+                "id": request_id,
+                "status": status,
+                "protocol_status": protocol_status,
+                "protocol_number": protocol_number,
+                "protocol_date": protocol_date,
+                "updated_at": updated_at,
+            },
+            tracking,
         )
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(statement, {**changes, "id": request_id})
-            self._insert_tracking(curs, tracking)
 
     # --- queries -------------------------------------------------------------------------------
 
-    def _select(
-        self, where: LiteralString, params: dict[str, Any], page: Page | None = None
-    ) -> list[dict[str, Any]]:
-        # `where` is always a literal of this class; values travel as parameters.
-        page = page or Page()
-        statement = SQL(" ").join(
-            [
-                self._sql(SELECT_SUMMARIES),
-                SQL(where),
-                SQL("ORDER BY submitted_at DESC, number DESC LIMIT %(limit)s OFFSET %(offset)s"),
-            ]
+    def submitted_by(self, user_id: UUID, limit: int, offset: int = 0) -> tuple[Rows, int]:
+        """R-5: a page of the user's own requests, newest first, and how many there are."""
+        return self.select_page(
+            columns=SUMMARY_COLUMNS,
+            where="WHERE submitted_by = %(user)s",
+            order_by=NEWEST_FIRST,
+            params={"user": user_id},
+            limit=limit,
+            offset=offset,
         )
-        params = params | {"limit": page.limit, "offset": page.offset}
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, params)
-            return [dict(row) for row in curs.fetchall()]
-
-    def submitted_by(self, user_id: UUID, page: Page | None = None) -> list[dict[str, Any]]:
-        """R-5: the user's own requests, newest first."""
-        return self._select("WHERE submitted_by = %(user)s", {"user": user_id}, page)
 
     def inbox(
-        self, department: str | None, status: str | None, page: Page | None = None
-    ) -> list[dict[str, Any]]:
-        """R-3/X-3: a department's requests (all departments when None), newest first."""
-        return self._select(
-            "WHERE (%(department)s::text IS NULL OR department = %(department)s) "
+        self, department: str | None, status: str | None, limit: int, offset: int = 0
+    ) -> tuple[Rows, int]:
+        """R-3/X-3: a page of a department's requests (every department's when None), newest
+        first, and how many there are."""
+        return self.select_page(
+            columns=SUMMARY_COLUMNS,
+            where="WHERE (%(department)s::text IS NULL OR department = %(department)s) "
             "AND (%(status)s::text IS NULL OR status = %(status)s)",
-            {"department": department, "status": status},
-            page,
+            order_by=NEWEST_FIRST,
+            params={"department": department, "status": status},
+            limit=limit,
+            offset=offset,
         )
 
-    def everything(self) -> list[dict[str, Any]]:
-        return self._select("", {}, Page(limit=None))
+    def everything(self) -> Rows:
+        """Every row, newest first (for comparing a rebuild with the live view)."""
+        rows, _ = self.select_page(
+            columns=SUMMARY_COLUMNS, where="", order_by=NEWEST_FIRST, params={}, limit=None
+        )
+        return rows
 
 
-class RequestSummaryProjection(Projection[RequestSummaries]):
+class RequestSummaryProjection(Projection[RequestSummaryView]):
     name = "request_summaries"
     topics = (
         Request.Submitted.TOPIC,
@@ -156,11 +158,14 @@ class RequestSummaryProjection(Projection[RequestSummaries]):
                 "number": event.number,
                 "kind": event.kind,
                 "subject": event.subject,
-                "status": "submitted",
+                "status": Status.SUBMITTED.value,
                 "anonymous": event.submitted_by is None,
                 "submitted_by": event.submitted_by,
                 "category": event.category,
                 "department": event.department,
+                "protocol_status": None,
+                "protocol_number": None,
+                "protocol_date": None,
                 "submitted_at": event.timestamp,
                 "updated_at": event.timestamp,
             },
@@ -194,4 +199,4 @@ class RequestSummaryProjection(Projection[RequestSummaries]):
         )
 
     def _touch(self, event: Any, tracking: Tracking, **changes: Any) -> None:
-        self.view.update(event.originator_id, {**changes, "updated_at": event.timestamp}, tracking)
+        self.view.update(event.originator_id, tracking, updated_at=event.timestamp, **changes)

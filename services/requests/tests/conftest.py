@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from requests_service.main import create_app
+from requests_service.main import service
 from requests_service.settings import RequestsSettings
 
 
@@ -26,5 +26,5 @@ def settings(infra, fresh_database) -> RequestsSettings:
 
 @pytest.fixture(scope="session")
 def client(settings, token_verifier) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, token_verifier)) as test_client:
+    with TestClient(service.create_app(settings, token_verifier=token_verifier)) as test_client:
         yield test_client

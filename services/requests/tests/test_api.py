@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime
 import pytest
 from portal_events.contracts import ProtocolAssignedV1, ProtocolRegistrationPendingV1
 from portal_events.envelope import Envelope, wrap
-from requests_service.integration import ProtocolOutcomeHandlers
+from requests_service.domainmodel import YearCounter
+from requests_service.integration import handlers
+from requests_service.views import RequestSummaryView
 
 NAMED = {
     "kind": "complaint",
@@ -35,8 +37,8 @@ def clerk(token):
 
 
 @pytest.fixture
-def services(client):
-    return client.app.state.requests
+def runtime(client):
+    return client.app.state.runtime
 
 
 def submit(client, headers, **overrides) -> dict:
@@ -45,8 +47,13 @@ def submit(client, headers, **overrides) -> dict:
     return response.json()
 
 
-def event_count(services) -> int:
-    return services.app.recorder.max_notification_id() or 0
+def items(response) -> list[dict]:
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+def event_count(runtime) -> int:
+    return runtime.application.recorder.max_notification_id() or 0
 
 
 def envelope_for(contract, subject: uuid.UUID, sequence: int = 1) -> Envelope:
@@ -69,7 +76,9 @@ def test_r2_named_submission_201_and_immediately_in_my_list(client, citizen):
     _, headers = citizen
     created = submit(client, headers)
     assert created["number"].endswith("/" + created["number"].split("/")[1])
-    mine = client.get("/requests", headers=headers).json()
+    page = client.get("/requests", headers=headers).json()
+    assert (page["total"], page["limit"], page["offset"]) == (1, 100, 0)
+    mine = page["items"]
     assert [r["id"] for r in mine] == [created["id"]]
     assert mine[0] | {"submitted_at": None, "updated_at": None} == {
         "id": created["id"],
@@ -93,14 +102,14 @@ def test_r2_idempotency_key_repeat_returns_the_first_request_and_records_nothing
     again = client.post("/requests", json=NAMED, headers=keyed)
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json()
-    assert [r["id"] for r in client.get("/requests", headers=headers).json()] == [
+    assert [r["id"] for r in items(client.get("/requests", headers=headers))] == [
         first.json()["id"]
     ]
     # The same key with another submission is a conflict, and records nothing either.
     changed = client.post("/requests", json=NAMED | {"text": "Άλλο κείμενο"}, headers=keyed)
     assert changed.status_code == 409
     assert changed.json()["code"] == "idempotency_key_reused"
-    assert len(client.get("/requests", headers=headers).json()) == 1
+    assert client.get("/requests", headers=headers).json()["total"] == 1
     # Keys are per user: another citizen's identical key is another request.
     other = auth(token("citizen", uuid.uuid4())) | {"Idempotency-Key": "double-click-0001"}
     theirs = client.post("/requests", json=NAMED, headers=other)
@@ -111,13 +120,13 @@ def test_r2_idempotency_key_too_short_is_422(client, citizen):
     _, headers = citizen
     response = client.post("/requests", json=NAMED, headers=headers | {"Idempotency-Key": "x"})
     assert response.status_code == 422
-    assert client.get("/requests", headers=headers).json() == []
+    assert client.get("/requests", headers=headers).json()["total"] == 0
 
 
 def test_r5_my_list_is_newest_first(client, citizen):
     _, headers = citizen
     first, second = submit(client, headers), submit(client, headers, kind="proposal")
-    assert [r["id"] for r in client.get("/requests", headers=headers).json()] == [
+    assert [r["id"] for r in items(client.get("/requests", headers=headers))] == [
         second["id"],
         first["id"],
     ]
@@ -127,7 +136,8 @@ def test_r5_my_list_pages_newest_first(client, citizen):
     _, headers = citizen
     ids = [submit(client, headers)["id"] for _ in range(5)][::-1]  # newest first
     page = client.get("/requests", params={"limit": 2, "offset": 1}, headers=headers).json()
-    assert [r["id"] for r in page] == ids[1:3]
+    assert [r["id"] for r in page["items"]] == ids[1:3]
+    assert (page["total"], page["limit"], page["offset"]) == (5, 2, 1)
     assert client.get("/requests", params={"limit": 0}, headers=headers).status_code == 422
     assert client.get("/requests", params={"limit": 501}, headers=headers).status_code == 422
 
@@ -136,18 +146,19 @@ def test_r3_inbox_pages(client, citizen, clerk):
     _, headers = citizen
     for _ in range(3):
         submit(client, headers)
-    assert len(client.get("/requests/inbox", params={"limit": 2}, headers=clerk).json()) == 2
+    page = client.get("/requests/inbox", params={"limit": 2}, headers=clerk).json()
+    assert len(page["items"]) == 2 and page["total"] >= 3
     assert client.get("/requests/inbox", params={"offset": -1}, headers=clerk).status_code == 422
 
 
-def test_r1_anonymous_submission_202_and_in_default_inbox(client, token, services):
+def test_r1_anonymous_submission_202_and_in_default_inbox(client, token):
     subject = f"Ανώνυμη {uuid.uuid4().hex[:6]}"
     response = client.post("/requests/anonymous", json={"subject": subject, "text": "Κείμενο"})
     assert response.status_code == 202
     assert "id" not in response.json()
-    inbox = client.get(
-        "/requests/inbox", headers=auth(token("clerk", department="citizen_services"))
-    ).json()
+    inbox = items(
+        client.get("/requests/inbox", headers=auth(token("clerk", department="citizen_services")))
+    )
     item = next(i for i in inbox if i["subject"] == subject)
     assert item["anonymous"] is True and item["status"] == "submitted"
 
@@ -155,17 +166,17 @@ def test_r1_anonymous_submission_202_and_in_default_inbox(client, token, service
 def test_r3_clerk_inbox_shows_own_department_only(client, citizen, token):
     _, headers = citizen
     created = submit(client, headers)  # roads -> technical
-    technical = client.get(
-        "/requests/inbox", headers=auth(token("clerk", department="technical"))
-    ).json()
-    sanitation = client.get(
-        "/requests/inbox", headers=auth(token("clerk", department="sanitation"))
-    ).json()
+    technical = items(
+        client.get("/requests/inbox", headers=auth(token("clerk", department="technical")))
+    )
+    sanitation = items(
+        client.get("/requests/inbox", headers=auth(token("clerk", department="sanitation")))
+    )
     assert created["id"] in {i["id"] for i in technical}
     assert created["id"] not in {i["id"] for i in sanitation}
-    admin = client.get(
-        "/requests/inbox", params={"status": "submitted"}, headers=auth(token("admin"))
-    ).json()
+    admin = items(
+        client.get("/requests/inbox", params={"status": "submitted"}, headers=auth(token("admin")))
+    )
     assert created["id"] in {i["id"] for i in admin}
 
 
@@ -174,8 +185,20 @@ def test_r5_another_citizen_gets_404_and_does_not_see_it(client, citizen, token)
     created = submit(client, headers)
     other = auth(token("citizen"))
     assert client.get(f"/requests/{created['id']}", headers=other).status_code == 404
-    assert created["id"] not in {r["id"] for r in client.get("/requests", headers=other).json()}
+    assert created["id"] not in {r["id"] for r in items(client.get("/requests", headers=other))}
     assert client.get(f"/requests/{uuid.uuid4()}", headers=headers).json()["code"] == "not_found"
+
+
+def test_issue5_an_id_that_is_no_request_is_404_like_any_unknown_id(client, citizen, token):
+    """issue 5 §2: the year counter's id (one event per submission) is not a request; the
+    Application refuses it on its first event (tested in test_application)."""
+    _, headers = citizen
+    year = submit(client, headers)["number"].split("/")[0]
+    response = client.get(
+        f"/requests/{YearCounter.create_id(int(year))}", headers=auth(token("admin"))
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
 
 
 def test_r5_clerk_of_other_department_gets_404(client, citizen, token):
@@ -201,22 +224,22 @@ def test_r5_clerk_of_other_department_gets_404(client, citizen, token):
         {"category": "weather"},
     ],
 )
-def test_r2_missing_or_oversized_fields_422_and_nothing_recorded(client, citizen, services, change):
+def test_r2_missing_or_oversized_fields_422_and_nothing_recorded(client, citizen, runtime, change):
     _, headers = citizen
     body = {k: v for k, v in (NAMED | change).items() if v is not None}
-    before = event_count(services)
+    before = event_count(runtime)
     response = client.post("/requests", json=body, headers=headers)
     assert response.status_code == 422
     assert response.json()["code"] in ("invalid_input", "unknown_category")
-    assert event_count(services) == before
-    assert client.get("/requests", headers=headers).json() == []
+    assert event_count(runtime) == before
+    assert client.get("/requests", headers=headers).json()["total"] == 0
 
 
-def test_r1_anonymous_oversized_422_nothing_recorded(client, services):
-    before = event_count(services)
+def test_r1_anonymous_oversized_422_nothing_recorded(client, runtime):
+    before = event_count(runtime)
     response = client.post("/requests/anonymous", json={"subject": "s", "text": "x" * 5001})
     assert response.status_code == 422
-    assert event_count(services) == before
+    assert event_count(runtime) == before
 
 
 def test_401_without_or_with_bad_token(client):
@@ -265,10 +288,10 @@ def test_r3_reply_and_status_in_detail_history_and_list(client, citizen, clerk):
         ("StatusChanged", "under_review", "clerk"),
         ("Replied", None, "clerk"),
     ]
-    assert client.get("/requests", headers=headers).json()[0]["status"] == "under_review"
+    assert items(client.get("/requests", headers=headers))[0]["status"] == "under_review"
 
 
-def test_r3_invalid_transition_409(client, citizen, clerk, services):
+def test_r3_invalid_transition_409(client, citizen, clerk, runtime):
     _, headers = citizen
     rid = submit(client, headers)["id"]
     assert (
@@ -277,11 +300,12 @@ def test_r3_invalid_transition_409(client, citizen, clerk, services):
         ).status_code
         == 200
     )
-    before = event_count(services)
+    before = event_count(runtime)
     response = client.post(f"/requests/{rid}/status", json={"status": "in_progress"}, headers=clerk)
     assert response.status_code == 409
     assert response.json()["code"] == "invalid_transition"
-    assert event_count(services) == before
+    assert response.json()["details"] == {"current": "rejected", "wanted": "in_progress"}
+    assert event_count(runtime) == before
 
 
 def test_r3_unknown_status_422(client, citizen, clerk):
@@ -292,18 +316,18 @@ def test_r3_unknown_status_422(client, citizen, clerk):
 
 
 def test_r4_protocol_requested_then_assigned_shows_in_list_and_detail(
-    client, citizen, clerk, services
+    client, citizen, clerk, runtime
 ):
     _, headers = citizen
     rid = submit(client, headers)["id"]
     response = client.post(f"/requests/{rid}/protocol", headers=clerk)
     assert response.status_code == 202 and response.json()["protocol_status"] == "requested"
     # Asking again while pending: accepted, nothing new recorded.
-    before = event_count(services)
+    before = event_count(runtime)
     assert client.post(f"/requests/{rid}/protocol", headers=clerk).status_code == 202
-    assert event_count(services) == before
+    assert event_count(runtime) == before
 
-    handlers = ProtocolOutcomeHandlers(services.app)
+    handle = handlers(runtime.application)
     request_id = uuid.UUID(rid)
     pending = ProtocolRegistrationPendingV1(
         document_id=request_id,
@@ -312,7 +336,7 @@ def test_r4_protocol_requested_then_assigned_shows_in_list_and_detail(
         reason="registry down",
         next_attempt_at=datetime.now(UTC),
     )
-    handlers.pending(envelope_for(pending, request_id), pending)
+    handle[ProtocolRegistrationPendingV1](envelope_for(pending, request_id), pending)
     assert client.get(f"/requests/{rid}", headers=headers).json()["protocol_status"] == "pending"
 
     assigned = ProtocolAssignedV1(
@@ -321,24 +345,26 @@ def test_r4_protocol_requested_then_assigned_shows_in_list_and_detail(
         protocol_number="4711",
         protocol_date=date(2026, 3, 2),
     )
-    handlers.assigned(envelope_for(assigned, request_id, 2), assigned)
-    handlers.assigned(envelope_for(assigned, request_id, 2), assigned)  # duplicate delivery
+    handle[ProtocolAssignedV1](envelope_for(assigned, request_id, 2), assigned)
+    handle[ProtocolAssignedV1](envelope_for(assigned, request_id, 2), assigned)  # duplicate
     detail = client.get(f"/requests/{rid}", headers=headers).json()
     assert detail["protocol"] == {"number": "4711", "date": "2026-03-02"}
     assert [h["event"] for h in detail["history"]].count("ProtocolAssigned") == 1
-    services.wait_for_view(event_count(services))
-    mine = client.get("/requests", headers=headers).json()
+    runtime.settle(RequestSummaryView, event_count(runtime))
+    mine = items(client.get("/requests", headers=headers))
     assert mine[0]["protocol"] == {"number": "4711", "date": "2026-03-02"}
 
     # Once it has its number: no second registration.
-    assert client.post(f"/requests/{rid}/protocol", headers=clerk).status_code == 409
+    again = client.post(f"/requests/{rid}/protocol", headers=clerk)
+    assert again.status_code == 409
+    assert again.json()["code"] == "protocol_already_assigned"
 
 
-def test_r4_different_number_never_overwrites(client, citizen, clerk, services):
+def test_r4_different_number_never_overwrites(client, citizen, runtime):
     _, headers = citizen
     rid = submit(client, headers)["id"]
     request_id = uuid.UUID(rid)
-    handlers = ProtocolOutcomeHandlers(services.app)
+    assigned = handlers(runtime.application)[ProtocolAssignedV1]
     for number in ("100", "200"):
         contract = ProtocolAssignedV1(
             document_id=request_id,
@@ -346,11 +372,11 @@ def test_r4_different_number_never_overwrites(client, citizen, clerk, services):
             protocol_number=number,
             protocol_date=date(2026, 3, 2),
         )
-        handlers.assigned(envelope_for(contract, request_id), contract)
+        assigned(envelope_for(contract, request_id), contract)
     assert client.get(f"/requests/{rid}", headers=headers).json()["protocol"]["number"] == "100"
 
 
-def test_r4_protocol_for_another_document_type_is_ignored(client, citizen, services):
+def test_r4_protocol_for_another_document_type_is_ignored(client, citizen, runtime):
     _, headers = citizen
     rid = submit(client, headers)["id"]
     contract = ProtocolAssignedV1(
@@ -359,5 +385,105 @@ def test_r4_protocol_for_another_document_type_is_ignored(client, citizen, servi
         protocol_number="1",
         protocol_date=date(2026, 3, 2),
     )
-    ProtocolOutcomeHandlers(services.app).assigned(envelope_for(contract, uuid.UUID(rid)), contract)
+    assigned = handlers(runtime.application)[ProtocolAssignedV1]
+    assigned(envelope_for(contract, uuid.UUID(rid)), contract)
     assert client.get(f"/requests/{rid}", headers=headers).json()["protocol"] is None
+
+
+CONTROL_CHARACTERS = ["a\u0000b", "a\u001bb", "a\u007fb", "a\u0085b"]
+
+
+@pytest.mark.parametrize("bad", CONTROL_CHARACTERS, ids=["NUL", "ESC", "DEL", "NEL"])
+@pytest.mark.parametrize(
+    ("path", "field", "body"),
+    [
+        ("/requests", "subject", NAMED),
+        ("/requests", "text", NAMED),
+        ("/requests", "desired_action", NAMED),
+        ("/requests", "category", NAMED),
+        ("/requests/anonymous", "subject", {"subject": "Θέμα", "text": "Κείμενο"}),
+        ("/requests/anonymous", "text", {"subject": "Θέμα", "text": "Κείμενο"}),
+        ("/requests/anonymous", "desired_action", {"subject": "Θέμα", "text": "Κείμενο"}),
+        ("{request}/reply", "text", {"text": "Απάντηση"}),
+        ("{request}/status", "note", {"status": "in_progress", "note": "Σημείωση"}),
+    ],
+)
+def test_issue5_control_characters_in_any_text_field_are_422_naming_it_and_record_nothing(
+    client, citizen, clerk, runtime, path, field, body, bad
+):
+    """issue 5 §1: a NUL (or any control character but \\n and \\t) is refused at the edge,
+    with the field named, before anything is recorded (it would stop the read model)."""
+    _, headers = citizen
+    if path.startswith("{request}"):
+        path = path.format(request=f"/requests/{submit(client, headers)['id']}")
+        headers = clerk
+    before = event_count(runtime)
+    response = client.post(path, json=body | {field: bad}, headers=headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "invalid_input"
+    assert [d["field"] for d in response.json()["details"]] == [field]
+    assert event_count(runtime) == before
+
+
+def test_issue5_control_characters_in_the_department_query_are_422(client, token):
+    response = client.get(
+        "/requests/inbox", params={"department": "a\u0000b"}, headers=auth(token("admin"))
+    )
+    assert response.status_code == 422
+    assert [d["field"] for d in response.json()["details"]] == ["query.department"]
+
+
+def test_issue5_line_ends_and_tabs_are_text_and_greek_is_nfc(client, citizen):
+    _, headers = citizen
+    decomposed = "Ελε\u0301νη"  # ε + combining acute: NFC makes it έ
+    created = submit(client, headers, subject=decomposed, text="Γραμμή 1\r\nΓραμμή 2\tτέλος")
+    detail = client.get(f"/requests/{created['id']}", headers=headers).json()
+    assert detail["subject"] == "Ελένη"
+    assert detail["text"] == "Γραμμή 1\nΓραμμή 2\tτέλος"
+
+
+def test_issue5_idempotency_key_with_another_category_is_409_and_records_nothing(
+    client, citizen, runtime
+):
+    """issue 5 §2: the fingerprint covers the whole body (kind, subject, text, desired_action,
+    category), not only subject and text."""
+    _, headers = citizen
+    keyed = headers | {"Idempotency-Key": f"whole-body-{uuid.uuid4().hex}"}
+    first = client.post("/requests", json=NAMED, headers=keyed)
+    assert first.status_code == 201
+    before = event_count(runtime)
+    for change in ({"category": "cleanliness"}, {"kind": "proposal"}, {"desired_action": "Άλλη"}):
+        response = client.post("/requests", json=NAMED | change, headers=keyed)
+        assert response.status_code == 409, change
+        assert response.json()["code"] == "idempotency_key_reused"
+    assert event_count(runtime) == before
+
+
+def test_issue5_anonymous_submission_with_idempotency_key_is_recorded_once(client, runtime):
+    """issue 5 §2: every command that creates something accepts Idempotency-Key."""
+    body = {"subject": f"Ανώνυμη {uuid.uuid4().hex[:6]}", "text": "Κείμενο"}
+    keyed = {"Idempotency-Key": f"anonymous-{uuid.uuid4().hex}"}
+    assert client.post("/requests/anonymous", json=body, headers=keyed).status_code == 202
+    before = event_count(runtime)
+    assert client.post("/requests/anonymous", json=body, headers=keyed).status_code == 202
+    assert event_count(runtime) == before
+    other = client.post("/requests/anonymous", json=body | {"text": "Άλλο"}, headers=keyed)
+    assert other.status_code == 409
+
+
+def test_issue5_reply_with_idempotency_key_is_recorded_once(client, citizen, clerk):
+    """issue 5 §2: a clerk's retried reply is not a second reply."""
+    _, headers = citizen
+    rid = submit(client, headers)["id"]
+    keyed = clerk | {"Idempotency-Key": f"reply-{uuid.uuid4().hex}"}
+    first = client.post(f"/requests/{rid}/reply", json={"text": "Απάντηση"}, headers=keyed)
+    again = client.post(f"/requests/{rid}/reply", json={"text": "Απάντηση"}, headers=keyed)
+    assert first.status_code == again.status_code == 200
+    assert [h["event"] for h in again.json()["history"]] == ["Submitted", "Replied"]
+    other = client.post(f"/requests/{rid}/reply", json={"text": "Άλλη"}, headers=keyed)
+    assert other.status_code == 409
+
+
+def test_r3_clerk_without_department_has_an_empty_inbox(client, token):
+    page = client.get("/requests/inbox", headers=auth(token("clerk"))).json()
+    assert page == {"items": [], "total": 0, "limit": 100, "offset": 0}

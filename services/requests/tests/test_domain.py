@@ -5,14 +5,14 @@ from uuid import uuid4
 import pytest
 from requests_service.domainmodel import (
     ALLOWED_TRANSITIONS,
-    InvalidSubmission,
-    InvalidTransition,
+    CategoryUnknown,
     ProtocolAlreadyAssigned,
     ProtocolNumberConflict,
     Request,
     Routing,
     Status,
-    UnknownCategory,
+    SubmissionInvalid,
+    TransitionNotAllowed,
     YearCounter,
     check_text_fields,
 )
@@ -62,7 +62,7 @@ def test_r3_status_transitions_follow_the_table(current, wanted):
         request.change_status(wanted)
         assert request.status == wanted
     else:
-        with pytest.raises(InvalidTransition):
+        with pytest.raises(TransitionNotAllowed):
             request.change_status(wanted)
         assert request.status == current
 
@@ -96,7 +96,7 @@ def test_r4_protocol_requested_once_and_number_never_overwritten():
 
 def test_r2_text_fields_required_stripped_and_limited():
     assert check_text_fields(subject=("  a  ", 5, True)) == {"subject": "a"}
-    with pytest.raises(InvalidSubmission) as info:
+    with pytest.raises(SubmissionInvalid) as info:
         check_text_fields(subject=("   ", 5, True), text=("x" * 6, 5, True), extra=(None, 5, False))
     assert info.value.errors == {"subject": "required", "text": "at most 5 characters"}
 
@@ -105,7 +105,7 @@ def test_r3_routing_by_category_is_data():
     routing = Routing.load('default = "desk"\n[categories]\nroads = "technical"\n')
     assert routing.department_for("roads") == "technical"
     assert routing.department_for(None) == "desk"
-    with pytest.raises(UnknownCategory):
+    with pytest.raises(CategoryUnknown):
         routing.department_for("weather")
 
 

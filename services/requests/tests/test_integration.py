@@ -1,37 +1,48 @@
-"""Translation of domain events into public contracts for the relay (issue §3, R-4)."""
+"""Translation of domain events into public contracts for the relay, and of the registry's
+outcomes for the consumer (issue 2 §3, issue 5 §2, R-4)."""
 
 from __future__ import annotations
 
 from uuid import uuid4
 
+from portal_events.application import IdempotencyRecord
 from portal_events.contracts import (
+    PROTOCOL_REGISTRATION_EVENTS,
     REQUESTS_REQUEST_EVENTS,
+    ProtocolAssignedV1,
+    ProtocolRegistrationPendingV1,
     ProtocolRequestedV1,
     RequestRepliedV1,
     RequestStatusChangedV1,
     RequestSubmittedV1,
 )
+from requests_service.application import RequestsApplication
 from requests_service.domainmodel import Request, Status, YearCounter
-from requests_service.integration import to_contracts
+from requests_service.integration import handlers
+from requests_service.main import service
 
 
-def test_r4_request_events_become_public_contracts():
-    user = uuid4()
-    request = Request(
+def new_request(submitted_by=None) -> Request:
+    return Request(
         number="2026/000007",
         kind="complaint",
         subject="Θέμα",
         text="Κείμενο",
         desired_action=None,
-        category="roads",
-        department="technical",
-        submitted_by=user,
+        category="roads" if submitted_by else None,
+        department="technical" if submitted_by else "citizen_services",
+        submitted_by=submitted_by,
     )
+
+
+def test_r4_request_events_become_public_contracts():
+    user = uuid4()
+    request = new_request(user)
     request.change_status(Status.IN_PROGRESS, "Ανατέθηκε")
     request.answer("Απάντηση")
     request.request_protocol()
     request.record_protocol("1", "2026-01-02")
-    published = [c for e in request.collect_events() for c in to_contracts(e)]
+    published = [c for e in request.collect_events() for c in service.translate(e)]
     assert {topic for topic, _ in published} == {REQUESTS_REQUEST_EVENTS}
     submitted, changed, replied, protocol = (c for _, c in published)  # assigned stays private
     assert isinstance(submitted, RequestSubmittedV1)
@@ -49,21 +60,24 @@ def test_r4_request_events_become_public_contracts():
 
 
 def test_r1_anonymous_submission_contract_has_no_submitter():
-    request = Request(
-        number="2026/000008",
-        kind="request",
-        subject="Θέμα",
-        text="Κείμενο",
-        desired_action=None,
-        category=None,
-        department="citizen_services",
-        submitted_by=None,
-    )
-    ((_, contract),) = to_contracts(request.collect_events()[0])
+    ((_, contract),) = service.translate(new_request().collect_events()[0])
     assert contract.anonymous is True and contract.submitted_by is None
 
 
-def test_counter_events_are_private():
+def test_counter_and_idempotency_records_are_private():
     counter = YearCounter(2026)
     counter.issue()
-    assert all(to_contracts(e) == [] for e in counter.collect_events())
+    record = IdempotencyRecord("owner", "key-0001", "fingerprint", {"id": "x"})
+    private = [*counter.collect_events(), *record.collect_events()]
+    assert all(service.translate(e) == [] for e in private)
+
+
+def test_r4_consumed_contracts_are_the_protocol_outcomes():
+    """The consumer's topics follow from the contracts it handles (issue 5 §2)."""
+    app = RequestsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    try:
+        consumed = handlers(app)
+    finally:
+        app.close()
+    assert set(consumed) == {ProtocolAssignedV1, ProtocolRegistrationPendingV1}
+    assert {contract.TOPIC for contract in consumed} == {PROTOCOL_REGISTRATION_EVENTS}
