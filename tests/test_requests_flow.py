@@ -45,13 +45,13 @@ def test_r2_r5_named_request_from_submission_to_protocol_number(
     assert created.status_code == 201, created.text
     request_id, number = created.json()["id"], created.json()["number"]
     assert number
-    mine = citizen.get("/requests").json()
+    mine = citizen.get("/requests").json()["items"]
     assert [item["id"] for item in mine][:1] == [request_id]
     assert mine[0]["status"] == "submitted"
     assert mine[0]["protocol"] is None
 
     # R-3: it reaches the competent clerks' inbox.
-    inbox = clerk.get("/requests/inbox").json()
+    inbox = clerk.get("/requests/inbox").json()["items"]
     assert request_id in {item["id"] for item in inbox}
 
     # R-3: the clerk replies and changes its status.
@@ -75,7 +75,11 @@ def test_r2_r5_named_request_from_submission_to_protocol_number(
     assert detail["protocol"]["number"] == protocol and detail["protocol"]["date"]
     listed = eventually(
         lambda: next(
-            (i for i in citizen.get("/requests").json() if i["id"] == request_id and i["protocol"]),
+            (
+                i
+                for i in citizen.get("/requests").json()["items"]
+                if i["id"] == request_id and i["protocol"]
+            ),
             None,
         )
     )
@@ -125,7 +129,7 @@ def test_r1_anonymous_submission_reaches_the_inbox(gateway, clerk_of, eventually
     clerk = clerk_of(DEFAULT_DEPARTMENT)
     item = eventually(
         lambda: next(
-            (i for i in clerk.get("/requests/inbox").json() if i["subject"] == subject),
+            (i for i in clerk.get("/requests/inbox").json()["items"] if i["subject"] == subject),
             None,
         )
     )
@@ -136,7 +140,7 @@ def test_r5_another_citizen_gets_404_and_does_not_see_it(new_citizen):
     owner, other = new_citizen(), new_citizen()
     request_id = owner.post("/requests", json=COMPLAINT).json()["id"]
     assert other.get(f"/requests/{request_id}").status_code == 404
-    assert request_id not in {i["id"] for i in other.get("/requests").json()}
+    assert request_id not in {i["id"] for i in other.get("/requests").json()["items"]}
     assert other.post(f"/requests/{request_id}/reply", json={"text": "x"}).status_code in (
         403,
         404,
@@ -161,7 +165,7 @@ def test_r2_invalid_submission_is_422_and_nothing_is_recorded(new_citizen, body)
     assert response.status_code == 422
     error = response.json()
     assert error["code"] and error["message"]
-    assert citizen.get("/requests").json() == []
+    assert citizen.get("/requests").json()["total"] == 0
 
 
 def test_no_token_is_401_with_the_error_shape(gateway):
