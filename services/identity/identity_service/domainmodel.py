@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from eventsourcing.domain import Aggregate
+from portal_web.text import clean_email
 
 Kind = Literal["citizen", "business", "staff"]
 Role = Literal["citizen", "business", "clerk", "auditor", "admin"]
@@ -42,34 +43,48 @@ EMAIL_INDEX_NAMESPACE = uuid.UUID("3d0c7b0e-9f1a-4c55-8d2e-6a4b1f7e2c90")
 
 
 class IdentityError(Exception):
-    """Base of identity's domain exceptions (the API maps each to an HTTP status)."""
+    """Base of identity's domain exceptions (api.ERRORS answers each with an HTTP status)."""
 
 
 class UserNotFound(IdentityError):
-    pass
+    """No user has this id (or the id is not a user's)."""
 
 
 class EmailTaken(IdentityError):
-    pass
+    """Another account already has this address (in its canonical form)."""
 
 
-class InvalidProfile(IdentityError):
+class ProfileInvalid(IdentityError):
+    """A profile field (or a staff account's department) is not acceptable; names the field."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
 
 
-class NotApplicable(IdentityError):
+class CommandNotApplicable(IdentityError):
     """The command makes no sense for this user (e.g. verifying a staff account)."""
 
 
-class AlreadyVerified(IdentityError):
-    pass
+class UserAlreadyVerified(IdentityError):
+    """A verification is recorded already; revoke it before recording another."""
 
 
-class NotVerified(IdentityError):
-    pass
+class UserNotVerified(IdentityError):
+    """There is no verification to revoke."""
+
+
+class CredentialsInvalid(IdentityError):
+    """Log-in refused: unknown address or wrong password (deliberately not saying which)."""
+
+
+class LoginThrottled(IdentityError):
+    """Too many failed log-ins for the account or the client address (SPEC ID-1, expected)."""
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"try again in {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
 
 
 def afm_is_valid(afm: str) -> bool:
@@ -82,7 +97,10 @@ def afm_is_valid(afm: str) -> bool:
 
 
 def normalise_email(email: str) -> str:
-    return email.strip().lower()
+    """The canonical form of an address (NFKC, casefolded, trimmed): the very function behind
+    the API's `Email` type, so that the address an account is stored and indexed under is the
+    one a look-alike ("ＭＡRIA@example.gr") is compared with. ValueError if not an address."""
+    return clean_email(email)
 
 
 def email_index_id(email: str) -> uuid.UUID:
@@ -92,23 +110,23 @@ def email_index_id(email: str) -> uuid.UUID:
 def clean_profile(kind: str, profile: dict[str, Any]) -> dict[str, str]:
     """The stored form of a profile: known fields only, stripped, blanks dropped; ΑΦΜ checked.
 
-    Raises InvalidProfile for an unknown kind of field, a bad ΑΦΜ, or a business without ΑΦΜ.
+    Raises ProfileInvalid for an unknown kind of field, a bad ΑΦΜ, or a business without ΑΦΜ.
     """
     allowed = PROFILE_FIELDS.get(kind)
     if allowed is None:
-        raise NotApplicable("staff accounts have no citizen or business profile")
+        raise CommandNotApplicable("staff accounts have no citizen or business profile")
     cleaned: dict[str, str] = {}
     for name, value in profile.items():
         if name not in allowed:
-            raise InvalidProfile(name, f"unknown field for a {kind} profile")
+            raise ProfileInvalid(name, f"unknown field for a {kind} profile")
         text = str(value).strip() if value is not None else ""
         if text:
             cleaned[name] = text
     afm = cleaned.get("afm")
     if afm is not None and not afm_is_valid(afm):
-        raise InvalidProfile("afm", AFM_INVALID)
+        raise ProfileInvalid("afm", AFM_INVALID)
     if kind == "business" and afm is None:
-        raise InvalidProfile("afm", AFM_REQUIRED)
+        raise ProfileInvalid("afm", AFM_REQUIRED)
     return cleaned
 
 
@@ -223,7 +241,7 @@ class User(Aggregate):
     @classmethod
     def register(cls, kind: str, email: str, password_hash: str) -> User:
         if kind not in PROFILE_FIELDS:
-            raise NotApplicable(f"cannot self-register as {kind!r}")
+            raise CommandNotApplicable(f"cannot self-register as {kind!r}")
         return cls._create(
             cls.Registered, kind=kind, email=normalise_email(email), password_hash=password_hash
         )
@@ -233,9 +251,9 @@ class User(Aggregate):
         cls, email: str, password_hash: str, role: str, department: str | None
     ) -> User:
         if role not in STAFF_ROLES:
-            raise NotApplicable(f"{role!r} is not a staff role")
+            raise CommandNotApplicable(f"{role!r} is not a staff role")
         if role == "clerk" and not department:
-            raise InvalidProfile("department", "a clerk belongs to a department")
+            raise ProfileInvalid("department", "a clerk belongs to a department")
         return cls._create(
             cls.StaffCreated,
             email=normalise_email(email),
@@ -263,9 +281,9 @@ class User(Aggregate):
 
     def verify(self, document_type: str, document_number: str, clerk_id: str) -> None:
         if self.kind == "staff":
-            raise NotApplicable("staff accounts are not verified in person")
+            raise CommandNotApplicable("staff accounts are not verified in person")
         if self.verified:
-            raise AlreadyVerified("the user is already verified")
+            raise UserAlreadyVerified("the user is already verified")
         self.trigger_event(
             self.Verified,
             document_type=document_type,
@@ -275,7 +293,7 @@ class User(Aggregate):
 
     def revoke_verification(self, reason: str, clerk_id: str) -> None:
         if not self.verified:
-            raise NotVerified("the user is not verified")
+            raise UserNotVerified("the user is not verified")
         self.trigger_event(self.VerificationRevoked, reason=reason, revoked_by=clerk_id)
 
     def revoke_token(self, jti: str, expires_at: datetime) -> None:

@@ -1,4 +1,5 @@
-"""Identity's configuration, from the environment (names as the stack launcher sets them)."""
+"""Identity's configuration, from the environment (names as the stack launcher sets them).
+Read-your-writes waits `READ_YOUR_WRITES_TIMEOUT_SECONDS` at most (the base's setting)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,11 @@ class IdentitySettings(ServiceSettings):
     )
     token_ttl_seconds: int = Field(900, ge=60, le=86400)
 
+    # The first admin, created at start-up unless the address exists (SPEC ID-4).
     portal_admin_email: str | None = None
     portal_admin_password: SecretStr | None = None
 
-    # Login throttling (SPEC ID-1, expected): failures per window before 429.
+    # Log-in throttling (SPEC ID-1, expected): failures per window before 429.
     login_window_seconds: int = 900
     login_max_failures_per_account: int = 5
     login_max_failures_per_address: int = 20
-
-    # Read-your-writes: how long a write waits for the read model before answering anyway.
-    projection_wait_seconds: float = 2.0

@@ -1,163 +1,97 @@
 """Identity's PostgreSQL tables outside the event store.
 
-- `UsersView` + `UsersProjection`: the staff's user search (SPEC ID-4) and the revoked token ids
-  (logout, ID-1), projected from the User events with the tracking row in the same transaction
-  (exactly once, rebuildable from zero).
-- `LoginThrottle`: recent login failures (ID-1, expected). Deliberately not event-sourced: it is
+- `UsersView`, fed by `UsersProjection`: the staff's user search (SPEC ID-4).
+- `RevokedTokensView`, fed by `RevokedTokensProjection`: the ids of tokens whose holders logged
+  out (ID-1), refused by identity until they expire.
+  Both are projected from the User events with the tracking row in the same transaction (exactly
+  once, rebuildable from zero); each view's table is its projection's name.
+- `LoginThrottle`: recent log-in failures (ID-1, expected). Deliberately not event-sourced: it is
   short-lived operational state shared by every identity process, not a fact worth keeping.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.projection import Projection
-from psycopg.sql import SQL, Composable, Identifier
+from portal_events.application import ServiceApplication
+from portal_events.schema import creating_tables
+from portal_events.views import PostgresView
+from psycopg.sql import SQL, Identifier
 
 from identity_service.domainmodel import User, display_name
-
-USERS_TABLE = "identity_users"
-REVOKED_TABLE = "identity_revoked_tokens"
-THROTTLE_TABLE = "identity_login_failures"
-_COUNT_USERS = "SELECT count(*) AS n FROM {users}"
-_SELECT_USERS = "SELECT * FROM {users}"
-_PAGE = " ORDER BY email LIMIT %(limit)s OFFSET %(offset)s"
+from identity_service.settings import IdentitySettings
 
 
-@dataclass(frozen=True)
-class UserRow:
-    user_id: UUID
-    kind: str
-    role: str
-    email: str
-    department: str | None
-    display_name: str | None
-    afm: str | None
-    profile_complete: bool
-    verified: bool
-    registered_at: datetime
+class UsersView(PostgresView):
+    """One row per account: what a clerk searches by (e-mail, name, ΑΦΜ) and sees in a list."""
 
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS {table} ("
+        " user_id uuid PRIMARY KEY, kind text NOT NULL, role text NOT NULL,"
+        " email text NOT NULL, department text, display_name text, afm text,"
+        " profile_complete boolean NOT NULL DEFAULT false,"
+        " verified boolean NOT NULL DEFAULT false, registered_at timestamptz NOT NULL)",
+    )
 
-class UsersView(PostgresTrackingRecorder):
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self.sql_create_statements += [
-            self._sql(
-                "CREATE TABLE IF NOT EXISTS {users} ("
-                " user_id uuid PRIMARY KEY, kind text NOT NULL, role text NOT NULL,"
-                " email text NOT NULL, department text, display_name text, afm text,"
-                " profile_complete boolean NOT NULL DEFAULT false,"
-                " verified boolean NOT NULL DEFAULT false, registered_at timestamptz NOT NULL)"
-            ),
-            self._sql(
-                "CREATE TABLE IF NOT EXISTS {revoked} ("
-                " jti text PRIMARY KEY, user_id uuid NOT NULL, expires_at timestamptz NOT NULL)"
-            ),
-        ]
-
-    def _sql(self, template: str) -> Composable:
-        schema = Identifier(self.datastore.schema)
-        return SQL(template).format(
-            users=SQL("{}.{}").format(schema, Identifier(USERS_TABLE)),
-            revoked=SQL("{}.{}").format(schema, Identifier(REVOKED_TABLE)),
-        )
-
-    def _write(self, tracking: Tracking, *steps: tuple[str, dict[str, Any]]) -> None:
-        """Change the view and record the position in one transaction (exactly once)."""
-        with self.datastore.transaction(commit=True) as curs:
-            for template, params in steps:
-                curs.execute(self._sql(template), params)
-            self._insert_tracking(curs, tracking)
-
-    # --- writes (from the projection) ---------------------------------------------------------
-
-    def add_user(self, row: UserRow, tracking: Tracking) -> None:
-        self._write(
+    def add_user(self, row: dict[str, Any], tracking: Tracking) -> None:
+        self.write(
+            "INSERT INTO {table} (user_id, kind, role, email, department, registered_at)"
+            " VALUES (%(user_id)s, %(kind)s, %(role)s, %(email)s, %(department)s,"
+            " %(registered_at)s) ON CONFLICT (user_id) DO NOTHING",
+            row,
             tracking,
-            (
-                "INSERT INTO {users} VALUES (%(user_id)s, %(kind)s, %(role)s, %(email)s,"
-                " %(department)s, %(display_name)s, %(afm)s, %(profile_complete)s, %(verified)s,"
-                " %(registered_at)s) ON CONFLICT (user_id) DO NOTHING",
-                vars(row),
-            ),
         )
 
     def set_profile(
         self, user_id: UUID, name: str | None, afm: str | None, complete: bool, tracking: Tracking
     ) -> None:
-        self._write(
+        self.write(
+            "UPDATE {table} SET display_name = %(name)s, afm = %(afm)s,"
+            " profile_complete = %(complete)s WHERE user_id = %(user_id)s",
+            {"user_id": user_id, "name": name, "afm": afm, "complete": complete},
             tracking,
-            (
-                "UPDATE {users} SET display_name = %(name)s, afm = %(afm)s,"
-                " profile_complete = %(complete)s WHERE user_id = %(user_id)s",
-                {"user_id": user_id, "name": name, "afm": afm, "complete": complete},
-            ),
         )
 
     def set_verified(self, user_id: UUID, verified: bool, tracking: Tracking) -> None:
-        self._write(
+        self.write(
+            "UPDATE {table} SET verified = %(verified)s WHERE user_id = %(user_id)s",
+            {"user_id": user_id, "verified": verified},
             tracking,
-            (
-                "UPDATE {users} SET verified = %(verified)s WHERE user_id = %(user_id)s",
-                {"user_id": user_id, "verified": verified},
-            ),
         )
 
-    def revoke_token(
-        self, jti: str, user_id: UUID, expires_at: datetime, tracking: Tracking
-    ) -> None:
-        # Expired entries are useless (the token is refused anyway), so they are swept here.
-        self._write(
-            tracking,
-            ("DELETE FROM {revoked} WHERE expires_at < now()", {}),
-            (
-                "INSERT INTO {revoked} VALUES (%(jti)s, %(user_id)s, %(expires_at)s)"
-                " ON CONFLICT (jti) DO NOTHING",
-                {"jti": jti, "user_id": user_id, "expires_at": expires_at},
-            ),
-        )
-
-    # --- reads --------------------------------------------------------------------------------
-
-    def is_revoked(self, jti: str) -> bool:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self._sql("SELECT 1 FROM {revoked} WHERE jti = %s"), (jti,))
-            return curs.fetchone() is not None
-
-    def search(self, q: str | None, limit: int, offset: int) -> tuple[list[UserRow], int]:
+    def search(self, q: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         """Users whose e-mail, name or ΑΦΜ contains `q` (all users without `q`), by e-mail."""
         pattern = None
         if q:
             escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%"
-        params = {"pattern": pattern, "limit": limit, "offset": offset}
-        matches = (
-            " WHERE %(pattern)s::text IS NULL OR email ILIKE %(pattern)s"
-            " OR display_name ILIKE %(pattern)s OR afm LIKE %(pattern)s"
+        return self.select_page(
+            columns="user_id, kind, role, email, department, display_name, afm,"
+            " profile_complete, verified, registered_at",
+            where="WHERE %(pattern)s::text IS NULL OR email ILIKE %(pattern)s"
+            " OR display_name ILIKE %(pattern)s OR afm LIKE %(pattern)s",
+            order_by="email",
+            params={"pattern": pattern},
+            limit=limit,
+            offset=offset,
         )
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(self._sql(_COUNT_USERS + matches), params)
-            total = curs.fetchone()["n"]
-            curs.execute(self._sql(_SELECT_USERS + matches + _PAGE), params)
-            return [UserRow(**row) for row in curs.fetchall()], total
 
 
 class UsersProjection(Projection[UsersView]):
-    name = "identity_users"
+    name = "users"
     topics = (
         User.Registered.TOPIC,
         User.StaffCreated.TOPIC,
         User.ProfileUpdated.TOPIC,
         User.Verified.TOPIC,
         User.VerificationRevoked.TOPIC,
-        User.TokenRevoked.TOPIC,
     )
 
     @singledispatchmethod
@@ -187,28 +121,55 @@ class UsersProjection(Projection[UsersView]):
     def _(self, event: User.VerificationRevoked, tracking: Tracking) -> None:
         self.view.set_verified(event.originator_id, False, tracking)
 
-    @process_event.register(User.TokenRevoked)
-    def _(self, event: User.TokenRevoked, tracking: Tracking) -> None:
-        self.view.revoke_token(event.jti, event.originator_id, event.expires_at, tracking)
+
+def _new_row(event: Any, kind: str, role: str, department: str | None) -> dict[str, Any]:
+    return {
+        "user_id": event.originator_id,
+        "kind": kind,
+        "role": role,
+        "email": event.email,
+        "department": department,
+        "registered_at": event.timestamp,
+    }
 
 
-def _new_row(event: Any, kind: str, role: str, department: str | None) -> UserRow:
-    return UserRow(
-        user_id=event.originator_id,
-        kind=kind,
-        role=role,
-        email=event.email,
-        department=department,
-        display_name=None,
-        afm=None,
-        profile_complete=False,
-        verified=False,
-        registered_at=event.timestamp,
+class RevokedTokensView(PostgresView):
+    """The ids of logged-out tokens, each kept until the token expires anyway."""
+
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS {table} ("
+        " jti text PRIMARY KEY, user_id uuid NOT NULL, expires_at timestamptz NOT NULL)",
     )
+
+    def revoke(self, jti: str, user_id: UUID, expires_at: datetime, tracking: Tracking) -> None:
+        # Expired entries are useless (the token is refused anyway), so they are swept here.
+        self.write(
+            "WITH swept AS (DELETE FROM {table} WHERE expires_at < now())"
+            " INSERT INTO {table} VALUES (%(jti)s, %(user_id)s, %(expires_at)s)"
+            " ON CONFLICT (jti) DO NOTHING",
+            {"jti": jti, "user_id": user_id, "expires_at": expires_at},
+            tracking,
+        )
+
+    def is_revoked(self, jti: str) -> bool:
+        return bool(self.select("SELECT 1 FROM {table} WHERE jti = %(jti)s", {"jti": jti}))
+
+
+class RevokedTokensProjection(Projection[RevokedTokensView]):
+    name = "revoked_tokens"
+    topics = (User.TokenRevoked.TOPIC,)
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        if isinstance(domain_event, User.TokenRevoked):
+            self.view.revoke(
+                domain_event.jti, domain_event.originator_id, domain_event.expires_at, tracking
+            )
 
 
 class LoginThrottle:
-    """Counts login failures per account and per client address over a sliding window."""
+    """Counts log-in failures per account and per client address over a sliding window."""
+
+    table_name = "login_failures"
 
     def __init__(
         self,
@@ -221,7 +182,19 @@ class LoginThrottle:
         self.datastore = datastore
         self.window = timedelta(seconds=window_seconds)
         self.limits = {"account": max_per_account, "address": max_per_address}
-        self.table = SQL("{}.{}").format(Identifier(datastore.schema), Identifier(THROTTLE_TABLE))
+        self.table = SQL("{}.{}").format(Identifier(datastore.schema), Identifier(self.table_name))
+
+    @classmethod
+    def of(cls, application: ServiceApplication, settings: IdentitySettings) -> LoginThrottle:
+        """The throttle in the Application's database, its table created if need be."""
+        throttle = cls(
+            application.recorder.datastore,  # type: ignore[attr-defined]
+            window_seconds=settings.login_window_seconds,
+            max_per_account=settings.login_max_failures_per_account,
+            max_per_address=settings.login_max_failures_per_address,
+        )
+        creating_tables(throttle.create_table)
+        return throttle
 
     def create_table(self) -> None:
         with self.datastore.transaction(commit=True) as curs:
@@ -230,7 +203,7 @@ class LoginThrottle:
                     "CREATE TABLE IF NOT EXISTS {} (key text NOT NULL,"
                     " failed_at timestamptz NOT NULL DEFAULT now());"
                     " CREATE INDEX IF NOT EXISTS {} ON {} (key, failed_at)"
-                ).format(self.table, Identifier(f"{THROTTLE_TABLE}_key"), self.table)
+                ).format(self.table, Identifier(f"{self.table_name}_key"), self.table)
             )
 
     @staticmethod
@@ -238,7 +211,7 @@ class LoginThrottle:
         return {"account": f"account:{account}", "address": f"address:{address}"}
 
     def retry_after(self, account: str, address: str) -> int | None:
-        """Seconds until a login may be tried again, or None when it may be tried now."""
+        """Seconds until a log-in may be tried again, or None when it may be tried now."""
         keys = self._keys(account, address)
         now = datetime.now(UTC)
         with self.datastore.transaction(commit=False) as curs:
@@ -269,7 +242,7 @@ class LoginThrottle:
             )
 
     def forget_account(self, account: str) -> None:
-        """After a successful login the account starts afresh; the address keeps its count."""
+        """After a successful log-in the account starts afresh; the address keeps its count."""
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
                 SQL("DELETE FROM {} WHERE key = %s").format(self.table),

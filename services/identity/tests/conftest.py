@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
-from identity_service.main import create_app
+from identity_service.main import service
 from identity_service.settings import IdentitySettings
 
 ADMIN_EMAIL = "admin@dimos.test"
@@ -46,7 +46,7 @@ def client(infra, database, key_file):
         portal_admin_password=ADMIN_PASSWORD,
         log_format="console",
     )
-    with TestClient(create_app(settings)) as client:
+    with TestClient(service.create_app(settings)) as client:
         yield client
 
 
@@ -72,9 +72,13 @@ class Portal:
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
+    @staticmethod
+    def new_email(kind: str = "citizen") -> str:
+        return f"{kind}-{uuid.uuid4().hex[:8]}@example.gr"
+
     def register(self, kind: str = "citizen") -> tuple[str, dict[str, str], str]:
         """A new user: (user_id, auth headers, email)."""
-        email = f"{kind}-{uuid.uuid4().hex[:8]}@example.gr"
+        email = self.new_email(kind)
         response = self.client.post(
             "/identity/users", json={"kind": kind, "email": email, "password": "pass-word-1"}
         )

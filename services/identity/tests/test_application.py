@@ -1,15 +1,44 @@
-"""The identity Application on in-memory persistence (SPEC ID-1..ID-4)."""
+"""The identity Application on in-memory persistence, without HTTP (SPEC ID-1..ID-4)."""
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from identity_service.application import IdentityApplication, TokenIssuer
-from identity_service.domainmodel import EmailTaken, InvalidProfile, UserNotFound
+from identity_service.application import IdentityApplication
+from identity_service.domainmodel import (
+    CredentialsInvalid,
+    EmailTaken,
+    LoginThrottled,
+    ProfileInvalid,
+    User,
+    UserAlreadyVerified,
+    UserNotFound,
+    email_index_id,
+)
+from identity_service.tokens import TokenIssuer
+from portal_events.application import IdempotencyKeyReused
 from portal_events.mapper import event_metadata
+
+
+class InMemoryThrottle:
+    """The log-in throttle's contract in memory: refuses an account after `limit` failures."""
+
+    def __init__(self, limit: int = 3) -> None:
+        self.limit = limit
+        self.failures: Counter[str] = Counter()
+
+    def retry_after(self, account: str, address: str) -> int | None:
+        return 60 if self.failures[account] >= self.limit else None
+
+    def record_failure(self, account: str, address: str) -> None:
+        self.failures[account] += 1
+
+    def forget_account(self, account: str) -> None:
+        del self.failures[account]
 
 
 @pytest.fixture
@@ -19,79 +48,175 @@ def app():
     app.close()
 
 
-def test_id1_register_and_authenticate(app):
+@pytest.fixture(scope="module")
+def signing_key():
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+@pytest.fixture(scope="module")
+def issuer(signing_key):
+    pem = signing_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return TokenIssuer(pem, "portal-identity", "portal", 900)
+
+
+@pytest.fixture
+def throttle():
+    return InMemoryThrottle()
+
+
+def user_id(written) -> UUID:
+    return UUID(written.result["user_id"])
+
+
+def test_id1_register_then_log_in_gives_a_token_for_the_account(app, issuer, throttle, signing_key):
     written = app.register("citizen", "Maria@Example.gr", "correct horse")
     assert written.position is not None
-    user = app.authenticate("maria@example.gr", "correct horse")
-    assert user is not None and user.id == written.user_id
-    assert user.password_hash.startswith("$argon2id$")
+    issued = app.log_in(
+        "maria@example.gr", "correct horse", "10.0.0.1", throttle=throttle, issuer=issuer
+    )
+    claims = jwt.decode(
+        issued.access_token, signing_key.public_key(), algorithms=["ES256"], audience="portal"
+    )
+    assert claims["sub"] == str(user_id(written)) and claims["email"] == "maria@example.gr"
+    assert app.get_user(user_id(written)).password_hash.startswith("$argon2id$")
 
 
-def test_id1_wrong_password_and_unknown_email_both_fail(app):
+def test_id1_wrong_password_and_unknown_email_fail_alike_and_count(app, issuer, throttle):
     app.register("citizen", "m@example.gr", "correct horse")
-    assert app.authenticate("m@example.gr", "wrong") is None
-    assert app.authenticate("nobody@example.gr", "correct horse") is None
+    for email, password in (("m@example.gr", "wrong"), ("nobody@example.gr", "correct horse")):
+        with pytest.raises(CredentialsInvalid):
+            app.log_in(email, password, "10.0.0.1", throttle=throttle, issuer=issuer)
+    assert throttle.failures == {"m@example.gr": 1, "nobody@example.gr": 1}
 
 
-def test_id1_duplicate_email_is_rejected_case_insensitively(app):
-    app.register("citizen", "m@example.gr", "pw-123456")
+def test_id1_log_in_is_throttled_even_with_the_right_password(app, issuer, throttle):
+    """SPEC ID-1 (expected): after too many failures even the right password waits."""
+    app.register("citizen", "m@example.gr", "correct horse")
+    with pytest.raises(CredentialsInvalid):
+        app.log_in("m@example.gr", "wrong", "10.0.0.1", throttle=throttle, issuer=issuer)
+    app.log_in("M@example.gr", "correct horse", "10.0.0.1", throttle=throttle, issuer=issuer)
+    assert throttle.failures["m@example.gr"] == 0  # success starts the account afresh
+    for _ in range(3):
+        with pytest.raises(CredentialsInvalid):
+            app.log_in("m@example.gr", "wrong", "10.0.0.1", throttle=throttle, issuer=issuer)
+    with pytest.raises(LoginThrottled) as throttled:
+        app.log_in("m@example.gr", "correct horse", "10.0.0.1", throttle=throttle, issuer=issuer)
+    assert throttled.value.retry_after_seconds == 60
+
+
+def test_id1_duplicate_email_is_rejected_case_insensitively_and_for_lookalikes(app):
+    app.register("citizen", "maria@example.gr", "pw-123456")
+    for twin in (" MARIA@EXAMPLE.GR", "ＭＡＲＩＡ@example.gr"):
+        with pytest.raises(EmailTaken):
+            app.register("business", twin, "pw-123456")
+
+
+def test_id1_a_keyed_registration_repeated_answers_the_first_without_the_password(
+    app, issuer, throttle
+):
+    """issue 5 §2: Idempotency-Key on creations; the password is not fingerprinted, so a repeat
+    with another password answers the first result and the first password stays."""
+    first = app.register("citizen", "m@example.gr", "first-password", "key-00000001")
+    again = app.register("citizen", "M@example.gr", "other-password", "key-00000001")
+    assert again.result == first.result and again.position is None
+    app.log_in("m@example.gr", "first-password", "10.0.0.1", throttle=throttle, issuer=issuer)
+    with pytest.raises(CredentialsInvalid):
+        app.log_in("m@example.gr", "other-password", "10.0.0.1", throttle=throttle, issuer=issuer)
+    with pytest.raises(IdempotencyKeyReused):
+        app.register("business", "m@example.gr", "first-password", "key-00000001")
+
+
+def test_id4_staff_creation_keys_are_each_admins_own(app):
+    admin, other_admin = uuid4(), uuid4()
+    first = app.create_staff(
+        "c@dimos.gr", "pw-123456", "clerk", "roads", admin_id=admin, idempotency_key="key-1234"
+    )
+    again = app.create_staff(
+        "c@dimos.gr", "pw-654321", "clerk", "roads", admin_id=admin, idempotency_key="key-1234"
+    )
+    assert again.result == first.result
+    # Another admin's key of the same value is another command: the address is taken.
     with pytest.raises(EmailTaken):
-        app.register("business", " M@EXAMPLE.GR", "pw-123456")
+        app.create_staff(
+            "c@dimos.gr",
+            "pw-123456",
+            "clerk",
+            "roads",
+            admin_id=other_admin,
+            idempotency_key="key-1234",
+        )
 
 
 def test_id4_bootstrap_admin_is_idempotent(app):
     first = app.bootstrap_admin("admin@dimos.gr", "secret-pw")
     assert first is not None
-    assert app.bootstrap_admin("admin@dimos.gr", "other") is None
+    assert app.bootstrap_admin("Admin@dimos.gr", "other") is None
     assert app.get_user(first).role == "admin"
 
 
 def test_id2_profile_update_and_validation(app):
-    user_id = app.register("business", "b@example.gr", "pw-123456").user_id
-    with pytest.raises(InvalidProfile):
-        app.update_profile(user_id, {"legal_name": "ΑΒΓ", "afm": "123456789"})
-    app.update_profile(user_id, {"legal_name": "ΑΒΓ", "afm": "090000045"})
-    assert app.get_user(user_id).profile["afm"] == "090000045"
+    business = user_id(app.register("business", "b@example.gr", "pw-123456"))
+    with pytest.raises(ProfileInvalid):
+        app.update_profile(business, {"legal_name": "ΑΒΓ", "afm": "123456789"})
+    written = app.update_profile(business, {"legal_name": "ΑΒΓ", "afm": "090000045"})
+    assert written.result.profile["afm"] == "090000045"
+    assert app.get_user(business).profile["afm"] == "090000045"
 
 
 def test_id3_verify_records_the_clerk_and_metadata(app):
-    user_id = app.register("citizen", "m@example.gr", "pw-123456").user_id
+    citizen = user_id(app.register("citizen", "m@example.gr", "pw-123456"))
     clerk = uuid4()
-    app.verify(user_id, "identity_card", "AK1", clerk)
-    assert app.get_user(user_id).verification["verified_by"] == str(clerk)
-    app.revoke_verification(user_id, "expired document", clerk)
-    assert not app.get_user(user_id).verified
-    stored = app.repository.event_store.get(user_id)
+    app.verify(citizen, "identity_card", "AK1", clerk)
+    assert app.get_user(citizen).verification["verified_by"] == str(clerk)
+    app.revoke_verification(citizen, "expired document", clerk)
+    assert not app.get_user(citizen).verified
+    stored = app.repository.event_store.get(citizen)
     assert all("actor" in event_metadata(e) for e in stored)
+
+
+def test_id3_a_keyed_verification_repeated_records_nothing(app):
+    citizen = user_id(app.register("citizen", "m@example.gr", "pw-123456"))
+    clerk = uuid4()
+    first = app.verify(citizen, "identity_card", "AK1", clerk, "key-verify-1")
+    again = app.verify(citizen, "identity_card", "AK1", clerk, "key-verify-1")
+    assert again.result == first.result and again.position is None
+    assert sum(isinstance(e, User.Verified) for e in app.events.get(citizen)) == 1
+    with pytest.raises(UserAlreadyVerified):
+        app.verify(citizen, "identity_card", "AK1", clerk)
 
 
 def test_unknown_user_and_index_id_are_not_found(app):
     with pytest.raises(UserNotFound):
         app.get_user(uuid4())
-    from identity_service.domainmodel import email_index_id
-
     app.register("citizen", "m@example.gr", "pw-123456")
     with pytest.raises(UserNotFound):
         app.get_user(email_index_id("m@example.gr"))
 
 
-def test_id4_token_claims(app):
-    key = ec.generate_private_key(ec.SECP256R1())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    issuer = TokenIssuer(pem, "portal-identity", "portal", 900)
-    clerk_id = app.create_staff("c@dimos.gr", "pw-123456", "clerk", "roads").user_id
+def test_id1_log_out_records_the_token_id(app):
+    citizen = user_id(app.register("citizen", "m@example.gr", "pw-123456"))
+    expires_at = datetime.now(UTC) + timedelta(minutes=15)
+    written = app.log_out(citizen, "jti-1", expires_at)
+    assert written.position is not None
+    revoked = [e for e in app.events.get(citizen) if isinstance(e, User.TokenRevoked)]
+    assert [(e.jti, e.expires_at) for e in revoked] == [("jti-1", expires_at)]
+
+
+def test_id4_token_claims(app, issuer, signing_key):
+    clerk_id = user_id(app.create_staff("c@dimos.gr", "pw-123456", "clerk", "roads"))
     now = datetime.now(UTC)
     token = issuer.issue(app.get_user(clerk_id), now=now)
     assert jwt.get_unverified_header(token.access_token)["kid"] == issuer.kid
     claims = jwt.decode(
-        token.access_token, key.public_key(), algorithms=["ES256"], audience="portal"
+        token.access_token, signing_key.public_key(), algorithms=["ES256"], audience="portal"
     )
     assert claims["sub"] == str(clerk_id) and claims["role"] == "clerk"
     assert claims["department"] == "roads" and claims["iss"] == "portal-identity"
     assert claims["exp"] - claims["iat"] == 900
     assert token.expires_at - now == timedelta(seconds=900)
     assert issuer.jwks()["keys"][0]["kid"] == issuer.kid
+    assert issuer.verifier().verify(token.access_token).user_id == clerk_id

@@ -2,14 +2,16 @@
 
 import pytest
 from identity_service.domainmodel import (
-    AlreadyVerified,
-    InvalidProfile,
-    NotApplicable,
-    NotVerified,
+    CommandNotApplicable,
+    ProfileInvalid,
     User,
+    UserAlreadyVerified,
+    UserNotVerified,
     afm_is_valid,
     email_index_id,
+    normalise_email,
 )
+from portal_web.text import clean_email
 
 CITIZEN_PROFILE = {
     "first_name": "Μαρία",
@@ -51,8 +53,17 @@ def test_id1_register_normalises_email_and_sets_role():
     assert email_index_id("MARIA@example.gr") == email_index_id("maria@example.gr")
 
 
+def test_id1_lookalike_addresses_have_the_canonical_form_of_the_api():
+    """issue 5 §1: the domain's canonical address is the API `Email` type's (NFKC + casefold),
+    so a full-width or differently cased look-alike is the same account."""
+    lookalike = "ＭＡRIA@Ｅxample.gr"
+    assert normalise_email(lookalike) == clean_email(lookalike) == "maria@example.gr"
+    assert email_index_id(lookalike) == email_index_id("maria@example.gr")
+    assert User.register("citizen", lookalike, "hash").email == "maria@example.gr"
+
+
 def test_id1_staff_roles_cannot_self_register():
-    with pytest.raises(NotApplicable):
+    with pytest.raises(CommandNotApplicable):
         User.register("admin", "a@b.gr", "hash")
 
 
@@ -68,10 +79,10 @@ def test_id2_profile_complete_flips_for_citizen():
 
 def test_id2_business_needs_valid_afm():
     user = User.register("business", "b@example.gr", "hash")
-    with pytest.raises(InvalidProfile) as missing:
+    with pytest.raises(ProfileInvalid) as missing:
         user.update_profile({"legal_name": "ΑΒΓ ΑΕ"})
     assert missing.value.field == "afm"
-    with pytest.raises(InvalidProfile):
+    with pytest.raises(ProfileInvalid):
         user.update_profile({"legal_name": "ΑΒΓ ΑΕ", "afm": "123456789"})
     user.update_profile(
         {"legal_name": "ΑΒΓ ΑΕ", "afm": "090000045", "address": "Α 1", "representative": "Ν. Ν."}
@@ -81,26 +92,26 @@ def test_id2_business_needs_valid_afm():
 
 def test_id2_unknown_field_for_kind_rejected():
     user = User.register("citizen", "m@example.gr", "hash")
-    with pytest.raises(InvalidProfile):
+    with pytest.raises(ProfileInvalid):
         user.update_profile({"legal_name": "not for citizens"})
 
 
 def test_id4_clerk_needs_department_and_staff_have_no_profile():
-    with pytest.raises(InvalidProfile):
+    with pytest.raises(ProfileInvalid):
         User.create_staff("c@example.gr", "hash", "clerk", None)
     auditor = User.create_staff("a@example.gr", "hash", "auditor", "ignored")
     assert auditor.department is None and auditor.kind == "staff"
-    with pytest.raises(NotApplicable):
+    with pytest.raises(CommandNotApplicable):
         auditor.update_profile({"first_name": "x"})
 
 
 def test_id3_verify_and_revoke():
     user = User.register("citizen", "m@example.gr", "hash")
-    with pytest.raises(NotVerified):
+    with pytest.raises(UserNotVerified):
         user.revoke_verification("no reason", "clerk")
     user.verify("identity_card", "ΑΚ123456", "clerk-1")
     assert user.verified and user.verification["document_type"] == "identity_card"
-    with pytest.raises(AlreadyVerified):
+    with pytest.raises(UserAlreadyVerified):
         user.verify("passport", "X1", "clerk-1")
     user.revoke_verification("forged document", "clerk-2")
     assert not user.verified
@@ -108,7 +119,7 @@ def test_id3_verify_and_revoke():
 
 def test_id3_staff_are_not_verified_in_person():
     clerk = User.create_staff("c@example.gr", "hash", "clerk", "roads")
-    with pytest.raises(NotApplicable):
+    with pytest.raises(CommandNotApplicable):
         clerk.verify("passport", "X1", "clerk-1")
 
 
