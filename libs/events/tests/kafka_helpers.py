@@ -1,9 +1,13 @@
-"""Real-Kafka helpers for the library's integration tests: throwaway topics, reading them back."""
+"""Real-Kafka helpers for the library's integration tests: throwaway topics, reading them back,
+running a consumer in the background while a test waits for what it should do."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -56,3 +60,33 @@ async def read_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 
     finally:
         await consumer.stop()
     return records
+
+
+@contextlib.asynccontextmanager
+async def running(consumer: Any) -> AsyncIterator[asyncio.Task[None]]:
+    """Run `consumer.run()` as a task for the duration of the block."""
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def eventually(
+    condition: Callable[[], bool],
+    what: str,
+    *,
+    tasks: tuple[asyncio.Task[None], ...] = (),
+    timeout: float = 30.0,
+) -> None:
+    """Wait until `condition()` holds; fail with `what` after `timeout`, or if a task died."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        for task in tasks:
+            if task.done():
+                task.result()
+                raise AssertionError(f"{task.get_name()} returned while waiting for {what}")
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)

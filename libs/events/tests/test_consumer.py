@@ -1,24 +1,34 @@
-"""The idempotent consumer on real PostgreSQL and Kafka (issue 2 §3, §8)."""
+"""The idempotent consumer on real PostgreSQL and Kafka (issue 2 §3, §8), and how it tells
+infrastructure failures from bad messages (issue 5 §1): outages are retried without limit with
+the partition paused, only deterministic failures are dead-lettered."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import eventsourcing.persistence
+import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from kafka_helpers import create_topics, delete_topics, read_all, unique_topic
-from portal_events.consumer import PROCESSED_MESSAGES_DDL, EventConsumer, first_delivery
+from kafka_helpers import create_topics, delete_topics, eventually, read_all, running, unique_topic
+from portal_events.consumer import (
+    PROCESSED_MESSAGES_DDL,
+    EventConsumer,
+    MessageRefused,
+    first_delivery,
+    is_infrastructure_failure,
+)
 from portal_events.contracts import ProtocolAssignedV1
 from portal_events.envelope import Envelope, wrap
-
-pytestmark = pytest.mark.integration
 
 
 def _assigned(number: str) -> Envelope:
@@ -65,17 +75,22 @@ async def _produce(bootstrap: str, topic: str, *payloads: tuple[bytes, bytes]) -
         await producer.stop()
 
 
-async def _consume_until(consumer: EventConsumer, done, timeout: float = 30.0) -> None:
-    task = asyncio.create_task(consumer.run())
-    try:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while not done() and asyncio.get_running_loop().time() < deadline:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.1)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+async def _consume_until(consumer: EventConsumer, done, what: str = "the consumer") -> None:
+    async with running(consumer) as task:
+        await eventually(done, what, tasks=(task,))
+
+
+def _consumer(infra, topics, handle, **options) -> EventConsumer:
+    source, dead = topics
+    return EventConsumer(
+        service="tests",
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        topics=[source],
+        handlers={ProtocolAssignedV1: handle},
+        bootstrap_servers=infra.kafka_bootstrap,
+        dead_letter_topic=dead,
+        **options,
+    )
 
 
 def _record_number(db, calls: list):
@@ -91,8 +106,13 @@ def _record_number(db, calls: list):
     return handle
 
 
+def _numbers(db) -> list[str]:
+    return [r[0] for r in db.execute("SELECT number FROM protocol_numbers ORDER BY number")]
+
+
+@pytest.mark.integration
 def test_duplicated_message_has_one_effect(infra, topics, db):
-    source, dead = topics
+    source, _ = topics
     envelope = _assigned("2026/000001")
     other = _assigned("2026/000002")
     payload = (envelope.subject.encode(), envelope.to_bytes())
@@ -106,72 +126,184 @@ def test_duplicated_message_has_one_effect(infra, topics, db):
         )
     )
     calls: list = []
-    consumer = EventConsumer(
-        service="tests",
-        group_id=f"g-{uuid.uuid4().hex[:8]}",
-        topics=[source],
-        handlers={ProtocolAssignedV1: _record_number(db, calls)},
-        bootstrap_servers=infra.kafka_bootstrap,
-        dead_letter_topic=dead,
-    )
+    consumer = _consumer(infra, topics, _record_number(db, calls))
     asyncio.run(_consume_until(consumer, lambda: len(calls) >= 3))
 
     assert len(calls) == 3  # delivered three times ...
-    rows = db.execute("SELECT number FROM protocol_numbers ORDER BY number").fetchall()
-    assert [r[0] for r in rows] == ["2026/000001", "2026/000002"]  # ... two effects
+    assert _numbers(db) == ["2026/000001", "2026/000002"]  # ... two effects
 
 
-def test_poison_and_failing_messages_go_to_the_dead_letter_topic(infra, topics, db):
+@pytest.mark.integration
+def test_only_deterministic_failures_are_dead_lettered_and_consumption_goes_on(infra, topics, db):
+    """issue 5 §1: undecodable, invalid and refused messages go to the dead-letter topic at
+    once; a handler bug after bounded retries; unknown types are skipped; the rest is applied."""
     source, dead = topics
     good = _assigned("2026/000010")
-    failing = _assigned("2026/000011")
+    buggy = _assigned("2026/000011")
+    refused = _assigned("2026/000012")
+    invalid = good.model_copy(update={"data": {**good.data, "protocol_date": "not a date"}})
     unknown = good.model_copy(update={"type": "SomethingFromTheFuture"})
     asyncio.run(
         _produce(
             infra.kafka_bootstrap,
             source,
             (b"k1", b"{not json"),
-            (failing.subject.encode(), failing.to_bytes()),
+            (b"k2", invalid.to_bytes()),
+            (refused.subject.encode(), refused.to_bytes()),
+            (buggy.subject.encode(), buggy.to_bytes()),
             (b"k3", unknown.to_bytes()),
             (good.subject.encode(), good.to_bytes()),
         )
     )
-    attempts: list = []
-    handled: list = []
+    calls: dict[str, int] = {}
 
     def handle(envelope: Envelope, contract: ProtocolAssignedV1) -> None:
-        if contract.protocol_number == "2026/000011":
-            attempts.append(envelope.event_id)
+        number = contract.protocol_number
+        calls[number] = calls.get(number, 0) + 1
+        if number == "2026/000011":
             raise RuntimeError("registry record rejected")
-        handled.append(contract.protocol_number)
+        if number == "2026/000012":
+            raise MessageRefused("document 2026/000012 was withdrawn")
 
-    consumer = EventConsumer(
-        service="tests",
-        group_id=f"g-{uuid.uuid4().hex[:8]}",
-        topics=[source],
-        handlers={ProtocolAssignedV1: handle},
-        bootstrap_servers=infra.kafka_bootstrap,
-        dead_letter_topic=dead,
-        max_attempts=3,
-        backoff_seconds=0.05,
+    consumer = _consumer(infra, topics, handle, max_attempts=3, backoff_seconds=0.05)
+    asyncio.run(
+        _consume_until(
+            consumer, lambda: consumer.dead_lettered >= 4 and consumer.handled >= 1, "4 + 1"
+        )
     )
-    asyncio.run(_consume_until(consumer, lambda: consumer.dead_lettered >= 2 and handled))
 
-    assert handled == ["2026/000010"]  # consumption went on past the poison
-    assert len(attempts) == 3  # bounded retries
-    dead_letters = asyncio.run(read_all(infra.kafka_bootstrap, dead, expect=2))
-    reasons = {dict(r.headers)["dlq.reason"].decode() for r in dead_letters}
-    assert len(dead_letters) == 2
-    assert any(reason.startswith("undecodable envelope") for reason in reasons)
-    assert any("registry record rejected" in reason for reason in reasons)
-    assert {r.value for r in dead_letters} == {b"{not json", failing.to_bytes()}
-    assert all(dict(r.headers)["dlq.original_topic"] == source.encode() for r in dead_letters)
+    assert calls == {"2026/000010": 1, "2026/000011": 3, "2026/000012": 1}
+    assert consumer.handled == 1 and consumer.health().ok
+    dead_letters = asyncio.run(read_all(infra.kafka_bootstrap, dead, expect=4))
+    assert len(dead_letters) == 4
+    by_value = {r.value: dict(r.headers) for r in dead_letters}
+    reasons = {value: h["dlq.reason"].decode() for value, h in by_value.items()}
+    assert reasons[b"{not json"].startswith("undecodable envelope")
+    assert reasons[invalid.to_bytes()].startswith("invalid ProtocolAssigned data")
+    assert reasons[refused.to_bytes()] == "refused: document 2026/000012 was withdrawn"
+    assert "registry record rejected" in reasons[buggy.to_bytes()]
+    for headers in by_value.values():
+        assert headers["dlq.original_topic"] == source.encode()
+        assert headers["dlq.consumer_group"] == consumer.group_id.encode()
+        assert {"dlq.original_partition", "dlq.original_offset", "dlq.failed_at"} <= set(headers)
 
 
+@pytest.mark.integration
+def test_database_errors_are_retried_without_limit_with_the_partition_paused(infra, topics, db):
+    """issue 5 §1: a handler that meets psycopg.OperationalError more often than max_attempts
+    is retried until it succeeds: applied once, nothing dead-lettered, the next message on the
+    partition waits its turn; health is degraded while it fails and ok after."""
+    source, dead = topics
+    first, second = _assigned("2026/000030"), _assigned("2026/000031")
+    key = b"same-partition"
+    asyncio.run(
+        _produce(
+            infra.kafka_bootstrap,
+            source,
+            (key, first.to_bytes()),
+            (key, second.to_bytes()),
+        )
+    )
+    failures = 5
+    calls: list[str] = []
+    health_at_call = []
+    record = _record_number(db, [])
+
+    def handle(envelope: Envelope, contract: ProtocolAssignedV1) -> None:
+        calls.append(contract.protocol_number)
+        health_at_call.append(consumer.health())
+        if len(calls) <= failures:
+            raise psycopg.OperationalError("connection to server failed: Connection refused")
+        record(envelope, contract)
+
+    consumer = _consumer(
+        infra, topics, handle, max_attempts=3, retry_base_seconds=0.02, retry_max_seconds=0.1
+    )
+    asyncio.run(
+        _consume_until(consumer, lambda: consumer.handled >= 2 and consumer.health().ok, "both")
+    )
+
+    assert calls == ["2026/000030"] * (failures + 1) + ["2026/000031"]
+    assert _numbers(db) == ["2026/000030", "2026/000031"]
+    assert health_at_call[0].ok
+    partition = next(iter(health_at_call[1].detail["retrying"]))
+    assert partition.startswith(f"{source}-")
+    for attempt, health in enumerate(health_at_call[1 : failures + 1], start=1):
+        assert not health.ok
+        assert health.detail["retrying"] == {partition: attempt}
+        assert "OperationalError" in health.detail["last_error"]
+    assert consumer.health().ok and "retrying" not in consumer.health().detail
+    assert consumer.dead_lettered == 0
+    assert asyncio.run(read_all(infra.kafka_bootstrap, dead, expect=0)) == []
+
+
+@pytest.mark.integration
+def test_lag_per_topic_counts_what_is_not_yet_processed(infra, topics):
+    """issue 5 §1 (figures for metrics): lag is highwater minus position per consumed topic."""
+    source, _ = topics
+    key = b"one-partition"
+    envelopes = [_assigned(f"2026/00005{i}") for i in range(4)]
+    asyncio.run(_produce(infra.kafka_bootstrap, source, *((key, e.to_bytes()) for e in envelopes)))
+    lag_seen: list[dict[str, int]] = []
+
+    def handle(envelope: Envelope, contract: ProtocolAssignedV1) -> None:
+        if contract.protocol_number == "2026/000050":
+            raise psycopg.OperationalError("the server is restarting")
+
+    consumer = _consumer(infra, topics, handle, retry_base_seconds=0.05, retry_max_seconds=0.05)
+
+    async def scenario() -> None:
+        async with running(consumer) as task:
+            # Stuck on the first message: all four wait.
+            await eventually(lambda: consumer.lag() == {source: 4}, "lag 4", tasks=(task,))
+            lag_seen.append(consumer.lag())
+
+    asyncio.run(scenario())
+    assert lag_seen == [{source: 4}]
+    assert not consumer.health().ok and consumer.health().detail["lag"] == {source: 4}
+
+
+def test_infrastructure_failures_are_told_from_bugs():
+    """issue 5 §1: what counts as an outage (retried without limit) and what does not."""
+    outages = [
+        psycopg.OperationalError("connection refused"),
+        psycopg.errors.AdminShutdown("terminating connection due to administrator command"),
+        psycopg.InterfaceError("the connection is closed"),
+        eventsourcing.persistence.OperationalError("could not connect"),
+        ConnectionResetError(),
+        TimeoutError(),
+        KafkaConnectionError(),
+        KafkaTimeoutError(),
+    ]
+    for error in outages:
+        assert is_infrastructure_failure(error), error
+    try:
+        try:
+            raise eventsourcing.persistence.InterfaceError("pool closed")
+        except eventsourcing.persistence.InterfaceError as cause:
+            raise RuntimeError("could not save") from cause
+    except RuntimeError as wrapped:
+        assert is_infrastructure_failure(wrapped)
+
+    for error in [
+        RuntimeError("bug"),
+        KeyError("x"),
+        psycopg.errors.UniqueViolation("duplicate key"),
+        MessageRefused("withdrawn"),
+    ]:
+        assert not is_infrastructure_failure(error), error
+
+    class RegistryUnavailable(Exception):
+        pass
+
+    assert is_infrastructure_failure(RegistryUnavailable(), (RegistryUnavailable,))
+
+
+@pytest.mark.integration
 def test_handlers_run_with_the_envelopes_correlation_and_causation(infra, topics, db):
     from portal_events import context
 
-    source, dead = topics
+    source, _ = topics
     envelope = _assigned("2026/000020")
     asyncio.run(_produce(infra.kafka_bootstrap, source, (b"k", envelope.to_bytes())))
     seen: list = []
@@ -185,9 +317,48 @@ def test_handlers_run_with_the_envelopes_correlation_and_causation(infra, topics
         topics=[source],
         handlers={ProtocolAssignedV1: handle},
         bootstrap_servers=infra.kafka_bootstrap,
-        dead_letter_topic=dead,
+        dead_letter_topic=topics[1],
     )
     asyncio.run(_consume_until(consumer, lambda: bool(seen)))
     assert seen == [
         ("corr-2026/000020", str(envelope.event_id), context.Actor("requests", "system"))
     ]
+
+
+@pytest.mark.integration
+def test_a_slow_handler_call_keeps_the_group_membership(infra, topics, db):
+    """issue 5 §1: while a handler call outlasts max_poll_interval_ms (a database outage that
+    the eventsourcing recorder retries inside the call), the consumer keeps polling, so the
+    group does not hand its partition to the other member, which would apply it again."""
+    source, _ = topics
+    envelope = _assigned("2026/000060")
+    calls: list = []
+    record = _record_number(db, calls)
+
+    def slow_handle(envelope: Envelope, contract: ProtocolAssignedV1) -> None:
+        time.sleep(5)  # the database does not answer for a while
+        record(envelope, contract)
+
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    members = [_consumer(infra, topics, slow_handle, max_poll_interval_ms=1500) for _ in range(2)]
+    for member in members:
+        member.group_id = group
+
+    async def scenario() -> None:
+        async with running(members[0]) as first, running(members[1]) as second:
+            await eventually(
+                lambda: (
+                    all(m.assigned() for m in members)
+                    and sum(len(m.assigned()) for m in members) == 3
+                ),
+                "both members holding partitions",
+                tasks=(first, second),
+            )
+            await _produce(infra.kafka_bootstrap, source, (b"k", envelope.to_bytes()))
+            await eventually(
+                lambda: sum(m.handled for m in members) >= 1, "the slow call", tasks=(first, second)
+            )
+
+    asyncio.run(scenario())
+    assert calls == [envelope.event_id]
+    assert all(m.health().ok for m in members)
