@@ -1,10 +1,11 @@
 """Translation to and from the public contracts of libs/events.
 
 Outgoing (`PUBLIC_EVENTS`, for the relay): the Request's domain events become contracts, which
-name their own topic. The year counter, idempotency records and the protocol outcomes (which
-came from the protocol service in the first place) stay private. Incoming (`handlers`, for the
-consumer): the protocol registry's outcomes (R-4), handled idempotently by the Request's state,
-so redelivered or relay-resent messages have no second effect.
+main.py publishes on `requests.request.events`. The year counter, idempotency records and the
+protocol outcomes (which came from the protocol service in the first place) stay private.
+Incoming (`handlers`, for the consumer of `protocol.registration.events`): the protocol
+registry's outcomes (R-4), handled idempotently by the Request's state, so redelivered or
+relay-resent messages have no second effect.
 """
 
 from __future__ import annotations

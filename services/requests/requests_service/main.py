@@ -6,6 +6,7 @@ publishing the Request's public events, the consumer of the protocol registry's 
 
 from __future__ import annotations
 
+from portal_events.topics import PROTOCOL_REGISTRATION_EVENTS, REQUESTS_REQUEST_EVENTS
 from portal_web.service import Service
 
 from requests_service.api import ERRORS, router
@@ -23,8 +24,9 @@ service = Service(
     settings=RequestsSettings,
     application=RequestsApplication,
     read_models=[(RequestSummaryProjection, RequestSummaryView)],
-    publishes=PUBLIC_EVENTS,
-    consumes=handlers,
+    publishes={REQUESTS_REQUEST_EVENTS: PUBLIC_EVENTS},
+    consumes=[PROTOCOL_REGISTRATION_EVENTS],
+    handlers=handlers,
     routers=[router],
     errors=ERRORS,
 )

@@ -73,11 +73,11 @@ def test_counter_and_idempotency_records_are_private():
 
 
 def test_r4_consumed_contracts_are_the_protocol_outcomes():
-    """The consumer's topics follow from the contracts it handles (issue 5 §2)."""
+    """The consumer takes the registry's outcomes from the protocol service's topic (R-4)."""
+    assert list(service.consumes) == [PROTOCOL_REGISTRATION_EVENTS]
     app = RequestsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     try:
         consumed = handlers(app)
     finally:
         app.close()
     assert set(consumed) == {ProtocolAssignedV1, ProtocolRegistrationPendingV1}
-    assert {contract.TOPIC for contract in consumed} == {PROTOCOL_REGISTRATION_EVENTS}
