@@ -129,6 +129,17 @@ def test_id1_logout_revokes_token(portal, client):
     assert client.post("/identity/logout").status_code == 401
 
 
+def test_id1_a_logged_out_staff_token_is_refused_by_every_identity_route(portal, client):
+    """LIFETIME_NOTE: "Logout makes identity itself refuse the token at once" - staff routes
+    included, not only /me."""
+    admin = portal.admin()
+    assert client.post("/identity/logout", headers=admin).status_code == 204
+    body = {"email": portal.new_email("staff"), "password": "staff-pw-1", "role": "auditor"}
+    refused = client.post("/identity/staff", json=body, headers=admin)
+    assert refused.status_code == 401 and refused.json()["code"] == "invalid_token"
+    assert client.get("/identity/users", headers=admin).status_code == 401
+
+
 def test_id2_profile_complete_flips(portal, client):
     _, auth, _ = portal.register("citizen")
     partial = {k: v for k, v in CITIZEN_PROFILE.items() if k != "father_name"}
@@ -208,8 +219,69 @@ def test_id4_search_users_by_staff_only(portal, client):
     assert client.get("/identity/users", headers=auditor).status_code == 200
     assert client.get("/identity/users", headers=auth).status_code == 403
     assert client.get("/identity/users").status_code == 401
-    too_big = client.get("/identity/users", params={"limit": 1000}, headers=clerk)
+    too_big = client.get("/identity/users", params={"limit": 501}, headers=clerk)
     assert too_big.status_code == 422
+
+
+def test_id4_user_search_answers_the_list_envelope(portal, client):
+    """issue 5 §2: {items, total, limit, offset}; 100 by default, 500 at most."""
+    clerk = portal.staff("clerk")
+    page = client.get("/identity/users", headers=clerk).json()
+    assert set(page) == {"items", "total", "limit", "offset"}
+    assert (page["limit"], page["offset"]) == (100, 0) and page["total"] >= len(page["items"])
+    emails = [item["email"] for item in page["items"]]
+    assert emails == sorted(emails)
+    widest = client.get("/identity/users", params={"limit": 500, "offset": 1}, headers=clerk)
+    assert widest.status_code == 200 and widest.json()["items"][:1] == page["items"][1:2]
+    empty = client.get("/identity/users", params={"q": ""}, headers=clerk).json()
+    assert empty["total"] == page["total"]  # an empty search box lists everyone
+
+
+def test_id1_registration_with_an_idempotency_key_happens_once(portal, client):
+    """issue 5 §2: a repeat answers the first result, also with another password (which is
+    never fingerprinted; the first one stays); the key with another body is 409."""
+    email = portal.new_email()
+    body = {"kind": "citizen", "email": email, "password": "pass-word-1"}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = client.post("/identity/users", json=body, headers=key)
+    again = client.post("/identity/users", json=body | {"password": "pass-word-2"}, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert portal.login(email, "pass-word-1").status_code == 200
+    assert portal.login(email, "pass-word-2").status_code == 401
+    reused = client.post("/identity/users", json=body | {"kind": "business"}, headers=key)
+    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
+    unkeyed = client.post("/identity/users", json=body)
+    assert unkeyed.status_code == 409 and unkeyed.json()["code"] == "email_taken"
+
+
+def test_id4_staff_creation_with_an_idempotency_key_happens_once(portal, client):
+    admin = portal.admin()
+    body = {"email": portal.new_email("clerk"), "password": "staff-pw-1", "role": "clerk"}
+    body["department"] = "roads"
+    keyed = admin | {"Idempotency-Key": uuid.uuid4().hex}
+    first = client.post("/identity/staff", json=body, headers=keyed)
+    again = client.post("/identity/staff", json=body, headers=keyed)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    found = client.get("/identity/users", params={"q": body["email"]}, headers=admin).json()
+    assert found["total"] == 1
+    assert client.post("/identity/staff", json=body, headers=admin).status_code == 409
+
+
+def test_id3_verification_with_an_idempotency_key_happens_once(portal, client):
+    user_id, _, _ = portal.register("citizen")
+    clerk = portal.staff("clerk")
+    url = f"/identity/users/{user_id}/verification"
+    document = {"document_type": "identity_card", "document_number": "ΑΚ 123456"}
+    keyed = clerk | {"Idempotency-Key": uuid.uuid4().hex}
+    first = client.post(url, json=document, headers=keyed)
+    again = client.post(url, json=document, headers=keyed)
+    assert first.status_code == again.status_code == 201
+    assert again.json()["verified"] is True
+    assert client.post(url, json=document, headers=clerk).status_code == 409  # without the key
+    other = client.post(url, json=document | {"document_number": "X9"}, headers=keyed)
+    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
 
 
 def test_id3_clerk_verifies_and_revokes_with_reason(portal, client):
