@@ -62,4 +62,4 @@ PUBLIC_EVENTS: dict[type[Any], Callable[[Any], Contract | None]] = {
     User.Verified: _verified,
     User.VerificationRevoked: _verification_revoked,
 }
-"""Domain event class -> its public contract (published on the contract's TOPIC)."""
+"""Domain event class -> its public contract; main.py publishes them on identity.user.events."""

@@ -4,6 +4,7 @@ Run: `uvicorn identity_service.main:app`."""
 
 from __future__ import annotations
 
+from portal_events.topics import IDENTITY_USER_EVENTS
 from portal_web.service import Runtime, Service
 
 from identity_service.api import ERRORS, ISSUER_RESOURCE, THROTTLE_RESOURCE, router
@@ -40,7 +41,7 @@ service = Service(
     routers=[router],
     errors=ERRORS,
     read_models=[(UsersProjection, UsersView), (RevokedTokensProjection, RevokedTokensView)],
-    publishes=PUBLIC_EVENTS,
+    publishes={IDENTITY_USER_EVENTS: PUBLIC_EVENTS},
     resources={  # the key file is read here, at start-up, never at import
         ISSUER_RESOURCE: lambda runtime: TokenIssuer.from_settings(runtime.settings),
         THROTTLE_RESOURCE: lambda runtime: LoginThrottle.of(runtime.application, runtime.settings),

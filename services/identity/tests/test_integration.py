@@ -4,27 +4,22 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from identity_service.domainmodel import EmailIndex, User
-from identity_service.integration import PUBLIC_EVENTS
+from identity_service.main import service
 from portal_events.contracts import (
     ProfileUpdatedV1,
     UserRegisteredV1,
     UserVerifiedV1,
     VerificationRevokedV1,
 )
+from portal_events.topics import IDENTITY_USER_EVENTS
 
 
 def _published(*aggregates):
-    """The contracts the relay would publish for the aggregates' new events, in order."""
-    contracts = []
-    for domain_event in (e for a in aggregates for e in a.collect_events()):
-        translate = PUBLIC_EVENTS.get(type(domain_event))
-        contract = translate(domain_event) if translate else None
-        if contract is not None:
-            contracts.append(contract)
-    return contracts
+    """(topic, contract) as the relay publishes them for the aggregates' new events, in order."""
+    return [pair for a in aggregates for e in a.collect_events() for pair in service.translate(e)]
 
 
-def test_id4_user_lifecycle_is_published():
+def test_id4_user_lifecycle_is_published_on_the_user_topic():
     clerk = str(uuid4())
     user = User.register("business", "b@example.gr", "hash")
     user.update_profile(
@@ -32,7 +27,9 @@ def test_id4_user_lifecycle_is_published():
     )
     user.verify("company_documents", "ΓΕΜΗ 1", clerk)
     user.revoke_verification("expired", clerk)
-    registered, profile, verified, revoked = _published(user)
+    published = _published(user)
+    assert {topic for topic, _ in published} == {IDENTITY_USER_EVENTS}
+    registered, profile, verified, revoked = (contract for _, contract in published)
     assert isinstance(registered, UserRegisteredV1) and registered.kind == "business"
     assert registered.user_id == user.id and registered.email == "b@example.gr"
     assert isinstance(profile, ProfileUpdatedV1)
