@@ -90,6 +90,8 @@ class Idempotency:
     def of(cls, owner: object, key: str | None, command: Mapping[str, Any]) -> Idempotency | None:
         if key is None:
             return None
+        if owner is None:
+            raise ValueError("an idempotency key needs an owner (e.g. 'anonymous')")
         canonical = json.dumps(command, sort_keys=True, default=str, ensure_ascii=False)
         fingerprint = hashlib.sha256(canonical.encode()).hexdigest()
         return cls(owner=str(owner), key=key, fingerprint=fingerprint)

@@ -11,6 +11,7 @@ the view exactly once and a rebuild gives the same rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar, LiteralString
 
 from eventsourcing.persistence import Tracking
@@ -19,24 +20,34 @@ from psycopg.sql import SQL, Composed, Identifier
 
 
 class PostgresView(PostgresTrackingRecorder):
-    """Subclass with `ddl`: the statements creating the table and its indexes, written with
-    `{table}` for the view's table (schema-qualified) and `{name}` for its bare name (to derive
-    index names)."""
+    """Subclass with `ddl`, the statements creating the table (written with `{table}` for the
+    view's schema-qualified table), and `indexes`, index name suffix -> column list: each index is
+    named `<table>_<suffix>`, so a view rebuilt under another projection name gets its own."""
 
     ddl: ClassVar[tuple[LiteralString, ...]] = ()
+    indexes: ClassVar[Mapping[str, LiteralString]] = {}
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
         super().__init__(datastore, **kwargs)
         self.table_name = self.tracking_table_name.removesuffix("_tracking")
         self.check_identifier_length(self.table_name)
         self.sql_create_statements += [self.sql(statement) for statement in self.ddl]
+        for suffix, columns in self.indexes.items():
+            index = f"{self.table_name}_{suffix}"
+            self.check_identifier_length(index)
+            self.sql_create_statements.append(
+                SQL("CREATE INDEX IF NOT EXISTS {index} ON {table} ({columns})").format(
+                    index=Identifier(index), table=self._table, columns=SQL(columns)
+                )
+            )
+
+    @property
+    def _table(self) -> Identifier:
+        return Identifier(self.datastore.schema, self.table_name)
 
     def sql(self, statement: LiteralString) -> Composed:
-        """`statement` with `{table}` and `{name}` filled in; values travel as parameters."""
-        return SQL(statement).format(
-            table=Identifier(self.datastore.schema, self.table_name),
-            name=Identifier(self.table_name),
-        )
+        """`statement` with `{table}` filled in; values travel as parameters."""
+        return SQL(statement).format(table=self._table)
 
     def write(self, statement: LiteralString, params: dict[str, Any], tracking: Tracking) -> None:
         """Run one change of the view and record `tracking` in the same transaction."""

@@ -8,7 +8,7 @@ and knows how many there are without fetching them all.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query
 from pydantic import BaseModel, Field
@@ -43,17 +43,14 @@ PagingParams = Annotated[Paging, Depends(paging)]
 
 
 class ListPage(BaseModel, Generic[Item]):
-    """A page of a list."""
+    """A page of a list. A service names each of its lists by subclassing it, e.g.
+    `class RequestSummaryPage(ListPage[RequestSummary])`, which is also the name the OpenAPI
+    document shows."""
 
     items: list[Item] = Field(description="The items on this page, in the list's order")
     total: int = Field(description="How many items the whole list has", examples=[42])
     limit: int = Field(description="The page size asked for", examples=[DEFAULT_LIMIT])
     offset: int = Field(description="How many items were skipped", examples=[0])
-
-    @classmethod
-    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
-        # `RequestSummaryPage` in the OpenAPI document, not `ListPage_RequestSummary_`.
-        return f"{params[0].__name__}Page"
 
     @classmethod
     def of(cls, items: list[Item], total: int, paging: Paging) -> ListPage[Item]:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -212,6 +212,9 @@ def _loop_checks(loops: BackgroundLoops) -> dict[str, Callable[[], ComponentHeal
 
 def runtime_of(request: Request) -> Runtime:
     return request.app.state.runtime
+
+
+ServiceRuntime = Annotated[Runtime, Depends(runtime_of)]
 
 
 def application_of(request: Request) -> Any:

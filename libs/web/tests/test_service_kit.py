@@ -121,6 +121,10 @@ class ParcelOut(BaseModel):
     label: str
 
 
+class ParcelPage(ListPage[ParcelOut]):
+    """A page of the caller's parcels."""
+
+
 router = APIRouter(prefix="/parcels")
 Parcels = Annotated[ParcelsApplication, Depends(application_of)]
 ParcelReadModel = Annotated[ReadModel[ParcelView], read_model_of(ParcelView)]
@@ -139,10 +143,10 @@ def register(
     return created
 
 
-@router.get("", response_model=ListPage[ParcelOut])
+@router.get("", response_model=ParcelPage)
 def mine(me: CurrentPrincipal, paging: PagingParams, read_model: ParcelReadModel):
     rows, total = read_model.view.owned_by(me.user_id, paging.limit, paging.offset)
-    return ListPage[ParcelOut].of([ParcelOut(**r) for r in rows], total, paging)
+    return ParcelPage.of([ParcelOut(**r) for r in rows], total, paging)
 
 
 @router.get("/{parcel_id}")

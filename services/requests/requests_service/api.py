@@ -19,12 +19,11 @@ from portal_web import (
     ErrorTable,
     HttpError,
     IdempotencyKey,
-    ListPage,
     PagingParams,
     Principal,
     error_responses,
 )
-from portal_web.service import Runtime, application_of, read_model_of, runtime_of
+from portal_web.service import ServiceRuntime, application_of, read_model_of
 
 from requests_service.application import RequestsApplication, Scope
 from requests_service.domainmodel import (
@@ -42,12 +41,14 @@ from requests_service.schemas import (
     AnonymousRequestCreate,
     Department,
     InboxRequestSummary,
+    InboxRequestSummaryPage,
     ProtocolRequestAccepted,
     ReplyCreate,
     RequestCreate,
     RequestCreated,
     RequestPublic,
     RequestSummary,
+    RequestSummaryPage,
     StatusUpdate,
 )
 from requests_service.views import RequestSummaryView
@@ -56,7 +57,6 @@ router = APIRouter(prefix="/requests", tags=["requests"])
 
 RequestsApp = Annotated[RequestsApplication, Depends(application_of)]
 RequestSummaries = Annotated[ReadModel[RequestSummaryView], read_model_of(RequestSummaryView)]
-ServiceRuntime = Annotated[Runtime, Depends(runtime_of)]
 RequestId = Annotated[
     UUID,
     Path(
@@ -166,7 +166,7 @@ def submit(
 
 @router.get(
     "",
-    response_model=ListPage[RequestSummary],
+    response_model=RequestSummaryPage,
     responses=error_responses(401),
     summary="My requests (SPEC R-5)",
     description="SPEC R-5. The caller's own requests, newest first, with status and protocol; "
@@ -174,14 +174,14 @@ def submit(
 )
 def my_requests(
     principal: CurrentPrincipal, summaries: RequestSummaries, paging: PagingParams
-) -> ListPage[RequestSummary]:
+) -> RequestSummaryPage:
     rows, total = summaries.view.submitted_by(principal.user_id, paging.limit, paging.offset)
-    return ListPage[RequestSummary].of([RequestSummary.of(row) for row in rows], total, paging)
+    return RequestSummaryPage.of([RequestSummary.of(row) for row in rows], total, paging)
 
 
 @router.get(
     "/inbox",
-    response_model=ListPage[InboxRequestSummary],
+    response_model=InboxRequestSummaryPage,
     responses=error_responses(401, 403, 422),
     summary="Clerk inbox (SPEC R-3, X-3)",
     description="SPEC R-3, X-3. A clerk's department's requests (named and anonymous), newest "
@@ -197,16 +197,16 @@ def inbox(
         Department | None,
         Query(description="Admin only: one department", examples=["technical"]),
     ] = None,
-) -> ListPage[InboxRequestSummary]:
+) -> InboxRequestSummaryPage:
     if principal.role == "clerk":
         department = principal.department
         if department is None:  # a clerk without a department has no inbox
-            return ListPage[InboxRequestSummary].of([], 0, paging)
+            return InboxRequestSummaryPage.of([], 0, paging)
     rows, total = summaries.view.inbox(
         department, status.value if status else None, paging.limit, paging.offset
     )
     items = [InboxRequestSummary(**row) for row in rows]
-    return ListPage[InboxRequestSummary].of(items, total, paging)
+    return InboxRequestSummaryPage.of(items, total, paging)
 
 
 @router.get(

@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 from uuid import UUID
 
-from portal_web import text
+from portal_web import ListPage, text
 from pydantic import BaseModel, ConfigDict, Field
 
 from requests_service.application import RequestDetail
@@ -293,3 +293,11 @@ class ProtocolRequestAccepted(BaseModel):
         description="requested, pending (registry retrying) or assigned",
         examples=["requested"],
     )
+
+
+class RequestSummaryPage(ListPage[RequestSummary]):
+    """A page of the caller's own requests, newest first (SPEC R-5)."""
+
+
+class InboxRequestSummaryPage(ListPage[InboxRequestSummary]):
+    """A page of a clerk's inbox, newest first (SPEC R-3, X-3)."""

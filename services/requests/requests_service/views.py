@@ -14,10 +14,8 @@ from typing import Any, ClassVar, LiteralString
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.projection import Projection
 from portal_events.views import PostgresView
-from psycopg.sql import SQL, Identifier
 
 from requests_service.domainmodel import ProtocolStatus, Request, Status
 
@@ -39,22 +37,10 @@ class RequestSummaryView(PostgresView):
         "protocol_status text, protocol_number text, protocol_date text, "
         "submitted_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)",
     )
-    # Index name suffix -> columns; each index is named after the table, so that a view rebuilt
-    # under another projection name gets its own.
     indexes: ClassVar[dict[str, LiteralString]] = {
-        "owner": "(submitted_by, submitted_at DESC)",
-        "inbox": "(department, status, submitted_at DESC)",
+        "owner": "submitted_by, submitted_at DESC",
+        "inbox": "department, status, submitted_at DESC",
     }
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self.sql_create_statements += [
-            SQL("CREATE INDEX IF NOT EXISTS {index} ON {table} " + columns).format(
-                index=Identifier(f"{self.table_name}_{suffix}"),
-                table=Identifier(self.datastore.schema, self.table_name),
-            )
-            for suffix, columns in self.indexes.items()
-        ]
 
     # --- writes (each with its tracking record, in one transaction) --------------------------
 
