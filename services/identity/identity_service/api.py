@@ -25,12 +25,11 @@ from portal_web import (
     ErrorTable,
     HttpError,
     IdempotencyKey,
-    ListPage,
     PagingParams,
     error_responses,
     text,
 )
-from portal_web.service import Runtime, application_of, read_model_of, resource_of, runtime_of
+from portal_web.service import ServiceRuntime, application_of, read_model_of, resource_of
 
 from identity_service.application import IdentityApplication
 from identity_service.domainmodel import (
@@ -52,6 +51,7 @@ from identity_service.schemas import (
     UserCreated,
     UserPublic,
     UserSummary,
+    UserSummaryPage,
     VerificationCreate,
     VerificationRevoke,
 )
@@ -70,7 +70,6 @@ LIFETIME_NOTE = (
 # --- dependencies ----------------------------------------------------------------------------
 
 IdentityApp = Annotated[IdentityApplication, Depends(application_of)]
-IdentityRuntime = Annotated[Runtime, Depends(runtime_of)]
 Users = Annotated[ReadModel[UsersView], read_model_of(UsersView)]
 RevokedTokens = Annotated[ReadModel[RevokedTokensView], read_model_of(RevokedTokensView)]
 Issuer = Annotated[TokenIssuer, resource_of(ISSUER_RESOURCE)]
@@ -163,7 +162,7 @@ signed_in = APIRouter(dependencies=[Depends(refuse_logged_out_tokens)])
     summary="Register as a citizen or business (SPEC ID-1)",
 )
 def register(
-    body: UserCreate, identity: IdentityApp, runtime: IdentityRuntime, key: IdempotencyKey = None
+    body: UserCreate, identity: IdentityApp, runtime: ServiceRuntime, key: IdempotencyKey = None
 ) -> UserCreated:
     """SPEC ID-1. Passwords are stored as argon2id hashes. 409 `email_taken` if the address (in
     its canonical form: case and look-alike characters do not count) is registered.
@@ -205,7 +204,7 @@ def log_in(
     summary="Log out: revoke this access token (SPEC ID-1)",
     description="SPEC ID-1. " + LIFETIME_NOTE,
 )
-def log_out(me: CurrentPrincipal, identity: IdentityApp, runtime: IdentityRuntime) -> Response:
+def log_out(me: CurrentPrincipal, identity: IdentityApp, runtime: ServiceRuntime) -> Response:
     expires_at = datetime.fromtimestamp(me.expires_at or 0, UTC)
     written = identity.log_out(me.user_id, me.token_id or "", expires_at)
     runtime.settle(RevokedTokensView, written.position)
@@ -230,7 +229,7 @@ def me(me: CurrentPrincipal, identity: IdentityApp) -> UserPublic:
     summary="Fill in or replace the caller's details (SPEC ID-2)",
 )
 def update_profile(
-    body: ProfileUpdate, me: CurrentPrincipal, identity: IdentityApp, runtime: IdentityRuntime
+    body: ProfileUpdate, me: CurrentPrincipal, identity: IdentityApp, runtime: ServiceRuntime
 ) -> UserPublic:
     """SPEC ID-2. Replaces the whole profile; the ΑΦΜ check digit is validated (422 with the
     reason); businesses must give their ΑΦΜ. `profile_complete` is derived."""
@@ -250,7 +249,7 @@ def create_staff(
     body: StaffCreate,
     admin: Admin,
     identity: IdentityApp,
-    runtime: IdentityRuntime,
+    runtime: ServiceRuntime,
     key: IdempotencyKey = None,
 ) -> UserCreated:
     """SPEC ID-4. A clerk needs a department (422 without). `Idempotency-Key`: the password is
@@ -270,17 +269,17 @@ def create_staff(
 
 @signed_in.get(
     "/users",
-    response_model=ListPage[UserSummary],
+    response_model=UserSummaryPage,
     responses=error_responses(401, 403, 422),
     summary="Search users by e-mail, name or ΑΦΜ (staff; SPEC ID-3, ID-4)",
 )
 def search_users(
     staff: AnyStaff, users: Users, paging: PagingParams, q: SearchText = None
-) -> ListPage[UserSummary]:
+) -> UserSummaryPage:
     """SPEC ID-4: clerks find the person in front of them to verify them (ID-3); ordered by
     e-mail."""
     rows, total = users.view.search(q, paging.limit, paging.offset)
-    return ListPage[UserSummary].of([UserSummary(**row) for row in rows], total, paging)
+    return UserSummaryPage.of([UserSummary(**row) for row in rows], total, paging)
 
 
 @signed_in.post(
@@ -295,7 +294,7 @@ def verify_user(
     body: VerificationCreate,
     clerk: Clerk,
     identity: IdentityApp,
-    runtime: IdentityRuntime,
+    runtime: ServiceRuntime,
     key: IdempotencyKey = None,
 ) -> UserPublic:
     """SPEC ID-3: the person (or the company's representative) appeared with this document.
@@ -317,7 +316,7 @@ def revoke_verification(
     body: VerificationRevoke,
     clerk: Clerk,
     identity: IdentityApp,
-    runtime: IdentityRuntime,
+    runtime: ServiceRuntime,
 ) -> UserPublic:
     """SPEC ID-3 (expected). 409 if the user is not verified."""
     written = identity.revoke_verification(user_id, body.reason, clerk.user_id)

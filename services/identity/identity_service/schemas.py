@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from portal_web import Email, text
+from portal_web import Email, ListPage, text
 from pydantic import BaseModel, ConfigDict, Field
 
 from identity_service.domainmodel import User
@@ -237,6 +237,10 @@ class UserSummary(BaseModel):
     registered_at: datetime = Field(
         description="When the account was created (UTC)", examples=["2026-03-01T09:00:00Z"]
     )
+
+
+class UserSummaryPage(ListPage[UserSummary]):
+    """A page of a user search (SPEC ID-4), ordered by e-mail."""
 
 
 class VerificationCreate(BaseModel):

@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, ClassVar, LiteralString
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
@@ -39,6 +40,8 @@ class UsersView(PostgresView):
         " profile_complete boolean NOT NULL DEFAULT false,"
         " verified boolean NOT NULL DEFAULT false, registered_at timestamptz NOT NULL)",
     )
+    # Searches are answered in e-mail order, a page at a time.
+    indexes: ClassVar[Mapping[str, LiteralString]] = {"email": "email"}
 
     def add_user(self, row: dict[str, Any], tracking: Tracking) -> None:
         self.write(
