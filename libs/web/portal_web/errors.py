@@ -88,17 +88,19 @@ def _field_problems(exc: RequestValidationError) -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class HttpError:
     """How one domain exception is answered: status, stable code, a message for people (text,
-    or made from the exception) and optional details made from the exception."""
+    or made from the exception), and optional details and headers made from the exception."""
 
     status: int
     code: str
     message: str | Callable[[Any], str]
     details: Callable[[Any], Any] | None = None
+    headers: Callable[[Any], dict[str, str]] | None = None
 
     def response(self, exc: Exception) -> JSONResponse:
         message = self.message if isinstance(self.message, str) else self.message(exc)
         details = self.details(exc) if self.details else None
-        return error_response(self.status, self.code, message, details)
+        headers = self.headers(exc) if self.headers else None
+        return error_response(self.status, self.code, message, details, headers)
 
 
 ErrorTable = Mapping[type[Exception], HttpError]

@@ -64,5 +64,10 @@ def text(max_length: int, *, min_length: int = 1, strip: bool = True) -> Any:
     ]
 
 
-Email = Annotated[str, BeforeValidator(_checked), AfterValidator(clean_email)]
+Email = Annotated[
+    str,
+    BeforeValidator(_checked),
+    StringConstraints(max_length=EMAIL_MAX),
+    AfterValidator(clean_email),
+]
 """An e-mail address in its canonical form (see `clean_email`)."""

@@ -8,13 +8,11 @@ the other services verify tokens locally and accept them until they expire.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
 from portal_events.projections import ReadModel
 from portal_web import (
     Admin,
@@ -109,16 +107,6 @@ def client_address(request: Request) -> str:
 # --- domain errors -> HTTP -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RetryAfter(HttpError):
-    """An HttpError that also tells the client when to try again (`Retry-After`)."""
-
-    def response(self, exc: Exception) -> JSONResponse:
-        response = super().response(exc)
-        response.headers["Retry-After"] = str(exc.retry_after_seconds)  # type: ignore[attr-defined]
-        return response
-
-
 ERRORS: ErrorTable = {
     UserNotFound: HttpError(404, "not_found", "Ο χρήστης δεν βρέθηκε (user not found).", str),
     EmailTaken: HttpError(
@@ -140,10 +128,11 @@ ERRORS: ErrorTable = {
     CredentialsInvalid: HttpError(
         401, "invalid_credentials", "Λάθος e-mail ή κωδικός (wrong e-mail or password)."
     ),
-    LoginThrottled: RetryAfter(
+    LoginThrottled: HttpError(
         429,
         "too_many_failed_logins",
         "Πολλές αποτυχημένες προσπάθειες· δοκιμάστε αργότερα (too many failed logins).",
+        headers=lambda exc: {"Retry-After": str(exc.retry_after_seconds)},
     ),
 }
 
