@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
-from portal_events.mapper import MAPPER_TOPIC
+from portal_events.application import ServiceApplication
 
-from protocol_service.domainmodel import Registration, id_for
+from protocol_service.domainmodel import ProtocolError, Registration, id_for
 
 
-class RegistrationNotFoundError(Exception):
+class RegistrationNotFound(ProtocolError):
     """No registration was requested for this document."""
 
 
@@ -30,9 +28,8 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-class ProtocolApplication(Application[UUID]):
-    name = "Protocol"
-    env: ClassVar[dict[str, Any]] = {"MAPPER_TOPIC": MAPPER_TOPIC, "SINGLE_ROW_TRACKING": "y"}
+class ProtocolApplication(ServiceApplication):
+    name = "protocol"
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -61,23 +58,26 @@ class ProtocolApplication(Application[UUID]):
         return True
 
     def registration(self, document_id: UUID) -> Registration:
-        try:
-            return self.repository.get(id_for(document_id))
-        except AggregateNotFoundError:
-            raise RegistrationNotFoundError(document_id) from None
+        return self.load(id_for(document_id), Registration, not_found=RegistrationNotFound)
 
     def record_failed_attempt(
         self, document_id: UUID, reason: str, next_attempt_at: datetime
     ) -> Registration:
-        registration = self.registration(document_id)
-        registration.fail_attempt(reason, next_attempt_at)
-        self.save(registration)
-        return registration
+        def attempt() -> Registration:
+            registration = self.registration(document_id)
+            registration.fail_attempt(reason, next_attempt_at)
+            self.save(registration)
+            return registration
+
+        return self.retrying(attempt)
 
     def record_assignment(
         self, document_id: UUID, protocol_number: str, protocol_date: date
     ) -> Registration:
-        registration = self.registration(document_id)
-        if registration.assign(protocol_number, protocol_date):
-            self.save(registration)
-        return registration
+        def attempt() -> Registration:
+            registration = self.registration(document_id)
+            if registration.assign(protocol_number, protocol_date):
+                self.save(registration)
+            return registration
+
+        return self.retrying(attempt)

@@ -12,7 +12,11 @@ from eventsourcing.domain import Aggregate, event
 REGISTRATION_NAMESPACE = UUID("2b0f5c1e-8d4a-4f6b-9c3e-7a1d2e5f8b90")
 
 
-class AlreadyAssignedError(Exception):
+class ProtocolError(Exception):
+    """Base of the protocol service's domain errors."""
+
+
+class RegistrationAlreadyAssigned(ProtocolError):
     """A failed attempt was reported for a registration that already has its number."""
 
 
@@ -85,7 +89,7 @@ class Registration(Aggregate):
 
     def fail_attempt(self, reason: str, next_attempt_at: datetime) -> None:
         if self.is_assigned:
-            raise AlreadyAssignedError(self.document_id)
+            raise RegistrationAlreadyAssigned(self.document_id)
         self._attempt_failed(
             self.document_id, self.document_type, self.attempts + 1, reason, next_attempt_at
         )

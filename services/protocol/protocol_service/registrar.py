@@ -10,24 +10,29 @@ the number the registry already gave: one document, one number (SPEC C-4).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 import httpx
 import structlog
 from portal_events import context
+from portal_web.service import Runtime
 
 from protocol_service.application import ProtocolApplication
 from protocol_service.domainmodel import Registration
-from protocol_service.views import PendingRegistrationsView
+from protocol_service.settings import ProtocolSettings
+from protocol_service.views import PendingRegistrationView
 
 log = structlog.get_logger()
 ACTOR = context.Actor.system("protocol-registrar")
+REGISTRY = "registry"
+"""The name of the registry client among the service's resources."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -36,7 +41,7 @@ class Assignment:
     protocol_date: date
 
 
-class RegistryUnavailableError(Exception):
+class RegistryUnavailable(Exception):
     """The registry did not register the document this time (down, slow, or a server error)."""
 
 
@@ -44,7 +49,7 @@ class RegistryClient(Protocol):
     """The municipality's protocol registry, as the registrar needs it."""
 
     def register(self, registration: Registration) -> Assignment:
-        """Register the document (idempotent per document id); raise RegistryUnavailableError."""
+        """Register the document (idempotent per document id); raise RegistryUnavailable."""
         ...
 
 
@@ -65,14 +70,20 @@ class HttpRegistryClient:
                 headers={"Idempotency-Key": str(registration.document_id)},
             )
         except httpx.TimeoutException as exc:
-            raise RegistryUnavailableError("timeout") from exc
+            raise RegistryUnavailable("timeout") from exc
         except httpx.HTTPError as exc:
-            raise RegistryUnavailableError(f"unreachable: {type(exc).__name__}") from exc
+            raise RegistryUnavailable(f"unreachable: {type(exc).__name__}") from exc
         if response.status_code not in (200, 201):
             # 4xx would be our bug, but retrying it (with backoff) is safer than dropping it.
-            raise RegistryUnavailableError(f"HTTP {response.status_code}")
+            raise RegistryUnavailable(f"HTTP {response.status_code}")
         data = response.json()
         return Assignment(data["protocol_number"], date.fromisoformat(data["protocol_date"]))
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> HttpRegistryClient:
+        """The client a running service declares as its `REGISTRY` resource."""
+        settings: ProtocolSettings = runtime.settings
+        return cls(settings.protocol_registry_url, settings.protocol_registry_timeout_seconds)
 
     def close(self) -> None:
         self._http.close()
@@ -98,10 +109,12 @@ def utc_now() -> datetime:
 
 
 class Registrar:
+    """The service's worker: `run` until cancelled (see `run` for what shutdown does)."""
+
     def __init__(
         self,
         app: ProtocolApplication,
-        view: PendingRegistrationsView,
+        view: PendingRegistrationView,
         client: RegistryClient,
         policy: RetryPolicy,
         *,
@@ -116,6 +129,20 @@ class Registrar:
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency
         self.clock = clock
+
+    @classmethod
+    def of(cls, runtime: Runtime) -> Registrar:
+        """The registrar of a running service: its Application, the pending view, the
+        registry client resource and the settings' backoff and pace."""
+        settings: ProtocolSettings = runtime.settings
+        return cls(
+            runtime.application,
+            runtime.read_model(PendingRegistrationView).view,
+            runtime.resources[REGISTRY],
+            RetryPolicy(settings.protocol_retry_base_seconds, settings.protocol_retry_max_seconds),
+            poll_seconds=settings.protocol_registrar_poll_seconds,
+            concurrency=settings.protocol_registrar_concurrency,
+        )
 
     def process_one(self) -> bool:
         """Handle one due registration, if any; True when the registry was asked."""
@@ -133,7 +160,7 @@ class Registrar:
             return False
         try:
             assignment = self.client.register(registration)
-        except RegistryUnavailableError as exc:
+        except RegistryUnavailable as exc:
             attempt = registration.attempts + 1
             next_at = self.clock() + timedelta(seconds=self.policy.delay(attempt))
             self.app.record_failed_attempt(document_id, str(exc), next_at)
@@ -155,18 +182,41 @@ class Registrar:
             )
         return True
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Work until `stop` is set: `concurrency` loops, each one registration at a time."""
-        await asyncio.gather(*(self._loop(stop) for _ in range(self.concurrency)))
+    async def run(self) -> None:
+        """Work until cancelled: `concurrency` loops, each one registration at a time.
 
-    async def _loop(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+        Cancelled (the service shuts down), each loop first lets the registration in hand
+        finish and record its outcome; that takes at most about the registry client's timeout,
+        and the kit closes the Application and the client only after. Cancelled again while it
+        waits, the loop abandons it, which is safe: nothing was recorded, the row's lock goes
+        with its transaction, and the registration stays due, so the next attempt (any replica,
+        or this one after a restart) asks the registry again under the same idempotency key and
+        gets the number it may already have given.
+        """
+        async with asyncio.TaskGroup() as loops:
+            for _ in range(self.concurrency):
+                loops.create_task(self._loop())
+
+    async def _loop(self) -> None:
+        while True:
             try:
-                busy = await asyncio.to_thread(self.process_one)
+                busy = await _finishing_when_cancelled(asyncio.to_thread(self.process_one))
             except Exception:
                 # E.g. the database is briefly away: log, wait, try again; never die.
                 log.exception("registrar_error")
                 busy = False
             if not busy:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+                await asyncio.sleep(self.poll_seconds)
+
+
+async def _finishing_when_cancelled(work: Awaitable[T]) -> T:
+    """Await `work`; if cancelled meanwhile, let it finish first, then pass the cancellation on
+    (a thread cannot be stopped half-way anyway; this makes its end part of the shutdown)."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is not None:
+            log.error("registrar_failed_at_shutdown", error=repr(task.exception()))
+        raise

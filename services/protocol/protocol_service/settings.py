@@ -17,4 +17,3 @@ class ProtocolSettings(ServiceSettings):
     protocol_retry_max_seconds: float = 30.0
     protocol_registrar_poll_seconds: float = 0.2
     protocol_registrar_concurrency: int = 4
-    registrar_enabled: bool = True

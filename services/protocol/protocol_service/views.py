@@ -11,14 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, ClassVar, LiteralString
 from uuid import UUID
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from portal_events.mapper import event_metadata
-from psycopg.sql import SQL, Identifier
+from portal_events.views import PostgresView
 
 from protocol_service.domainmodel import Registration
 
@@ -28,55 +27,34 @@ COLUMNS = (
 )
 
 
-class PendingRegistrationsView(PostgresTrackingRecorder):
-    table_name = "protocol_pending_registrations"
-
-    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
-        super().__init__(datastore, **kwargs)
-        self.check_identifier_length(self.table_name)
-        self.sql_create_statements.append(
-            self._sql(
-                "CREATE TABLE IF NOT EXISTS {table} ("
-                "registration_id uuid PRIMARY KEY, "
-                "document_id uuid NOT NULL UNIQUE, "
-                "document_type text NOT NULL, "
-                "title text NOT NULL, "
-                "applicant_id uuid, "
-                "attempts integer NOT NULL DEFAULT 0, "
-                "last_failure text, "
-                "requested_at timestamptz NOT NULL, "
-                "next_attempt_at timestamptz NOT NULL, "
-                "correlation_id text)"
-            )
-        )
-        self.sql_create_statements.append(
-            SQL("CREATE INDEX IF NOT EXISTS {index} ON {table} (next_attempt_at)").format(
-                index=Identifier(f"{self.table_name}_due"), table=self._table
-            )
-        )
-
-    @property
-    def _table(self) -> Any:
-        return Identifier(self.datastore.schema, self.table_name)
-
-    def _sql(self, statement: str) -> Any:
-        return SQL(statement).format(table=self._table, columns=SQL(COLUMNS))
+class PendingRegistrationView(PostgresView):
+    ddl = (
+        "CREATE TABLE IF NOT EXISTS {table} ("
+        "registration_id uuid PRIMARY KEY, "
+        "document_id uuid NOT NULL UNIQUE, "
+        "document_type text NOT NULL, "
+        "title text NOT NULL, "
+        "applicant_id uuid, "
+        "attempts integer NOT NULL DEFAULT 0, "
+        "last_failure text, "
+        "requested_at timestamptz NOT NULL, "
+        "next_attempt_at timestamptz NOT NULL, "
+        "correlation_id text)",
+    )
+    indexes: ClassVar[dict[str, LiteralString]] = {"due": "next_attempt_at"}  # what is due
 
     # --- written by the projection -------------------------------------------------------------
 
     def add(self, row: dict[str, Any], tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                self._sql(
-                    "INSERT INTO {table} (registration_id, document_id, document_type, title, "
-                    "applicant_id, requested_at, next_attempt_at, correlation_id) VALUES "
-                    "(%(registration_id)s, %(document_id)s, "
-                    "%(document_type)s, %(title)s, %(applicant_id)s, %(requested_at)s, "
-                    "%(requested_at)s, %(correlation_id)s) ON CONFLICT DO NOTHING"
-                ),
-                row,
-            )
-            self._insert_tracking(curs, tracking)
+        self.write(
+            "INSERT INTO {table} (registration_id, document_id, document_type, title, "
+            "applicant_id, requested_at, next_attempt_at, correlation_id) VALUES "
+            "(%(registration_id)s, %(document_id)s, %(document_type)s, %(title)s, "
+            "%(applicant_id)s, %(requested_at)s, %(requested_at)s, %(correlation_id)s) "
+            "ON CONFLICT DO NOTHING",
+            row,
+            tracking,
+        )
 
     def record_failure(
         self,
@@ -86,22 +64,24 @@ class PendingRegistrationsView(PostgresTrackingRecorder):
         next_attempt_at: datetime,
         tracking: Tracking,
     ) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                self._sql(
-                    "UPDATE {table} SET attempts = %s, last_failure = %s, next_attempt_at = %s "
-                    "WHERE registration_id = %s"
-                ),
-                (attempts, reason, next_attempt_at, registration_id),
-            )
-            self._insert_tracking(curs, tracking)
+        self.write(
+            "UPDATE {table} SET attempts = %(attempts)s, last_failure = %(reason)s, "
+            "next_attempt_at = %(next_attempt_at)s WHERE registration_id = %(registration_id)s",
+            {
+                "registration_id": registration_id,
+                "attempts": attempts,
+                "reason": reason,
+                "next_attempt_at": next_attempt_at,
+            },
+            tracking,
+        )
 
     def remove(self, registration_id: UUID, tracking: Tracking) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                self._sql("DELETE FROM {table} WHERE registration_id = %s"), (registration_id,)
-            )
-            self._insert_tracking(curs, tracking)
+        self.write(
+            "DELETE FROM {table} WHERE registration_id = %(registration_id)s",
+            {"registration_id": registration_id},
+            tracking,
+        )
 
     # --- read by the registrar and the API -----------------------------------------------------
 
@@ -116,28 +96,28 @@ class PendingRegistrationsView(PostgresTrackingRecorder):
         """
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
-                self._sql(
-                    "SELECT {columns} FROM {table} WHERE next_attempt_at <= %s "
+                self.sql(
+                    f"SELECT {COLUMNS} FROM {{table}} WHERE next_attempt_at <= %(now)s "  # noqa: S608
                     "ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED"
                 ),
-                (now,),
+                {"now": now},
             )
             yield curs.fetchone()
 
-    def list_pending(self, limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(
-                self._sql(
-                    "SELECT {columns} FROM {table} "
-                    "ORDER BY requested_at, document_id LIMIT %s OFFSET %s"
-                ),
-                (limit, offset),
-            )
-            return list(curs.fetchall())
+    def pending(self, limit: int, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """One page of the pending registrations, oldest first, and how many there are."""
+        return self.select_page(
+            columns=COLUMNS,
+            where="",
+            order_by="requested_at, document_id",
+            params={},
+            limit=limit,
+            offset=offset,
+        )
 
 
-class PendingRegistrationsProjection(Projection[PendingRegistrationsView]):
-    name = "protocol_pending"
+class PendingRegistrationProjection(Projection[PendingRegistrationView]):
+    name = "pending_registrations"
     topics = (
         Registration.Requested.TOPIC,
         Registration.AttemptFailed.TOPIC,

@@ -8,16 +8,17 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from portal_events import context
 from portal_events.contracts import (
-    PROTOCOL_REGISTRATION_EVENTS,
     ProtocolAssignedV1,
     ProtocolRegistrationPendingV1,
     ProtocolRequestedV1,
 )
 from portal_events.envelope import wrap
 from portal_events.mapper import event_metadata
-from protocol_service.application import ProtocolApplication, RegistrationNotFoundError
-from protocol_service.domainmodel import AlreadyAssignedError, Registration, id_for
-from protocol_service.integration import ProtocolHandlers, to_contracts
+from portal_events.topics import PROTOCOL_REGISTRATION_EVENTS
+from protocol_service.application import ProtocolApplication, RegistrationNotFound
+from protocol_service.domainmodel import Registration, RegistrationAlreadyAssigned, id_for
+from protocol_service.integration import handlers
+from protocol_service.main import service
 from protocol_service.registrar import RetryPolicy
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
@@ -49,7 +50,7 @@ def test_duplicate_request_makes_one_registration_c4(app):
 
 
 def test_unknown_document_is_not_found(app):
-    with pytest.raises(RegistrationNotFoundError):
+    with pytest.raises(RegistrationNotFound):
         app.registration(uuid.uuid4())
 
 
@@ -69,7 +70,7 @@ def test_failed_attempts_count_and_reschedule_then_assignment_is_final_c4(app):
     assert (registration.protocol_number, registration.version) == ("2026/000017", 4)
     assert registration.status == "assigned"
     assert not registration.is_due(later)
-    with pytest.raises(AlreadyAssignedError):
+    with pytest.raises(RegistrationAlreadyAssigned):
         app.record_failed_attempt(document_id, "late failure", later)
 
 
@@ -91,40 +92,39 @@ def test_events_carry_actor_and_correlation_metadata_x1(app):
     assert event_metadata(stored)["actor"] == {"id": "u1", "role": "clerk"}
 
 
-def test_contracts_assigned_and_first_failure_only_c4(app):
+def published(domain_event: object) -> object:
+    """The contract the relay publishes for a stored event (on the registration topic), or
+    None for a private one."""
+    translated = service.translate(domain_event)
+    assert {topic for topic, _ in translated} <= {PROTOCOL_REGISTRATION_EVENTS}
+    return translated[0][1] if translated else None
+
+
+def test_contracts_assigned_and_pending_reminders_c4(app):
+    """SPEC C-4: the owner is told at the first failure and every 10th, not at each retry."""
     document_id = uuid.uuid4()
     request(app, document_id)
-    for _ in range(3):
+    for _ in range(20):
         app.record_failed_attempt(document_id, "HTTP 503", NOW)
     app.record_assignment(document_id, "2026/000017", date(2026, 3, 1))
-    events = list(app.repository.event_store.get(id_for(document_id)))
+    requested, *failures, assigned = app.repository.event_store.get(id_for(document_id))
 
-    published = [to_contracts(event) for event in events]
-    assert published[0] == []  # Requested is private
-    assert published[1] == [
-        (
-            PROTOCOL_REGISTRATION_EVENTS,
-            ProtocolRegistrationPendingV1(
-                document_id=document_id,
-                document_type="request",
-                attempts=1,
-                reason="HTTP 503",
-                next_attempt_at=NOW,
-            ),
-        )
-    ]
-    assert published[2] == published[3] == []
-    assert published[4] == [
-        (
-            PROTOCOL_REGISTRATION_EVENTS,
-            ProtocolAssignedV1(
-                document_id=document_id,
-                document_type="request",
-                protocol_number="2026/000017",
-                protocol_date=date(2026, 3, 1),
-            ),
-        )
-    ]
+    assert published(requested) is None  # Requested is private
+    reminders = {n: published(e) for n, e in enumerate(failures, start=1) if published(e)}
+    assert sorted(reminders) == [1, 10, 20]
+    assert reminders[1] == ProtocolRegistrationPendingV1(
+        document_id=document_id,
+        document_type="request",
+        attempts=1,
+        reason="HTTP 503",
+        next_attempt_at=NOW,
+    )
+    assert published(assigned) == ProtocolAssignedV1(
+        document_id=document_id,
+        document_type="request",
+        protocol_number="2026/000017",
+        protocol_date=date(2026, 3, 1),
+    )
 
 
 def test_consumer_handler_is_idempotent_r4(app):
@@ -137,7 +137,7 @@ def test_consumer_handler_is_idempotent_r4(app):
     envelope = wrap(
         contract, source="requests", subject=str(contract.document_id), sequence=5, occurred_at=NOW
     )
-    handler = ProtocolHandlers(app).by_contract()[ProtocolRequestedV1]
+    handler = handlers(app)[ProtocolRequestedV1]
     handler(envelope, contract)
     handler(envelope, contract)  # redelivered
 

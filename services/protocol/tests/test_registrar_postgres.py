@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.projection import ProjectionRunner
+from portal_events.application import event_name
+from portal_events.projections import ReadModel
 from protocol_service.application import ProtocolApplication
 from protocol_service.domainmodel import id_for
 from protocol_service.registrar import HttpRegistryClient, Registrar, RetryPolicy
-from protocol_service.views import PendingRegistrationsProjection, PendingRegistrationsView
+from protocol_service.views import PendingRegistrationProjection, PendingRegistrationView
 
 POLICY = RetryPolicy(base_seconds=1, max_seconds=30, jitter=0)
 
@@ -21,16 +23,18 @@ POLICY = RetryPolicy(base_seconds=1, max_seconds=30, jitter=0)
 @dataclass
 class Service:
     app: ProtocolApplication
-    runner: ProjectionRunner[Any, PendingRegistrationsView]
+    pending_registrations: ReadModel[PendingRegistrationView]
     registrar: Registrar
 
     def settle(self) -> None:
         """Wait until the pending view has caught up with everything stored so far."""
-        self.runner.wait(self.app.recorder.max_notification_id(), timeout=5)
+        head = self.app.recorder.max_notification_id()
+        assert self.pending_registrations.wait(head, timeout=5)
 
     def pending(self) -> list[dict[str, Any]]:
         self.settle()
-        return self.runner.view.list_pending()
+        rows, _ = self.pending_registrations.view.pending(limit=100)
+        return rows
 
     def request(self, document_id: uuid.UUID) -> None:
         self.app.request_registration(document_id=document_id, document_type="request", title="T")
@@ -40,25 +44,21 @@ class Service:
 @contextmanager
 def service(pg_env, registry_url: str, clock=None, timeout: float = 2.0) -> Iterator[Service]:
     app = ProtocolApplication(env=pg_env)
-    runner = ProjectionRunner(
-        application_class=ProtocolApplication,
-        projection_class=PendingRegistrationsProjection,
-        view_class=PendingRegistrationsView,
-        env=pg_env,
-    )
+    pending_registrations = ReadModel(app, PendingRegistrationProjection, PendingRegistrationView)
     client = HttpRegistryClient(registry_url, timeout_seconds=timeout)
     options = {"clock": clock} if clock else {}
-    registrar = Registrar(app, runner.view, client, POLICY, poll_seconds=0.05, **options)
-    with runner:
-        try:
-            yield Service(app, runner, registrar)
-        finally:
-            client.close()
-            app.close()
+    view = pending_registrations.view
+    registrar = Registrar(app, view, client, POLICY, poll_seconds=0.05, **options)
+    try:
+        yield Service(app, pending_registrations, registrar)
+    finally:
+        pending_registrations.close()
+        client.close()
+        app.close()
 
 
 def stored_types(app: ProtocolApplication, document_id: uuid.UUID) -> list[str]:
-    return [type(e).__name__ for e in app.repository.event_store.get(id_for(document_id))]
+    return [event_name(e) for e in app.repository.event_store.get(id_for(document_id))]
 
 
 def test_outage_records_a_failed_attempt_then_assigns_exactly_once_c4(pg_env, registry, clock):
@@ -129,12 +129,37 @@ def test_pending_registration_survives_a_restart_c4(pg_env, registry):
 
 
 async def _run_until_assigned(svc: Service, document_id: uuid.UUID, timeout: float) -> None:
-    stop = asyncio.Event()
-    worker = asyncio.create_task(svc.registrar.run(stop))
+    worker = asyncio.create_task(svc.registrar.run())
     try:
         async with asyncio.timeout(timeout):
             while svc.app.registration(document_id).status != "assigned":
                 await asyncio.sleep(0.05)
     finally:
-        stop.set()
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+
+
+def test_shutdown_finishes_the_registration_in_hand_c4(pg_env, registry):
+    """SPEC C-4: cancelled while the registry is answering, the registrar records the number
+    before it stops, so the service never closes with a number given and not recorded."""
+    registry.put("/control", json={"mode": "slow", "delay_seconds": 0.5})
+    document_id = uuid.uuid4()
+    with service(pg_env, str(registry.base_url)) as svc:
+        svc.request(document_id)
+        asyncio.run(_cancel_while_in_hand(svc, registry, document_id))
+        registration = svc.app.registration(document_id)
+        given = registry.get(f"/registrations/{document_id}").json()["protocol_number"]
+        assert (registration.status, registration.protocol_number) == ("assigned", given)
+
+
+async def _cancel_while_in_hand(svc: Service, registry: Any, document_id: uuid.UUID) -> None:
+    worker = asyncio.create_task(svc.registrar.run())
+    async with asyncio.timeout(5):
+        # The slow registry records the number at once and answers half a second later.
+        while (await asyncio.to_thread(registry.get, f"/registrations/{document_id}")).is_error:
+            await asyncio.sleep(0.02)
+    worker.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
         await worker
+    assert worker.cancelled()
