@@ -5,6 +5,9 @@ pending read model, so a restart loses nothing). Success records `Assigned`; an 
 timeout or a 5xx records `AttemptFailed` with the next attempt after an exponential backoff.
 The document id is the idempotency key at the registry, so a retry after a lost answer gets
 the number the registry already gave: one document, one number (SPEC C-4).
+
+The registrar is the service's worker (`Registrar.of`, run until cancelled); the registry
+client is one of its resources (`HttpRegistryClient.of`, under `REGISTRY`).
 """
 
 from __future__ import annotations
