@@ -65,7 +65,7 @@ def kill_service(cfg: Config, name: str) -> None:
 def start_service(cfg: Config, name: str, timeout: float = stack.HEALTH_TIMEOUT) -> None:
     """Start one service process again and wait until its health check answers 2xx."""
     service = cfg.service(name)
-    stack._start_service(cfg, service)  # the stack's own way to run a service (env, log, pid)
+    stack.start_service(cfg, service)  # the stack's own way to run a service (env, log, pid)
     healthy = lambda: http_ok(service.health_url)  # noqa: E731
     if not wait_until(lambda: healthy() or not service_pid(cfg, name), timeout) or not healthy():
         log = cfg.logs / f"{name}.log"

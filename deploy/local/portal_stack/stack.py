@@ -88,7 +88,7 @@ def _service_pid(cfg: Config, service: Service) -> int | None:
     return read_pid(cfg.run / f"{service.name}.pid")
 
 
-def _start_service(cfg: Config, service: Service) -> None:
+def start_service(cfg: Config, service: Service) -> None:
     if _service_pid(cfg, service):
         return
     ensure_port_free(service.port, service.name)
@@ -135,7 +135,7 @@ def ensure_up(say=say) -> StackInfo:
     kafka.wait_ready(cfg)
     kafka.ensure_topics(cfg.kafka_bootstrap, say)
     for service in cfg.services:
-        _start_service(cfg, service)
+        start_service(cfg, service)
     _wait_healthy(cfg)
     gateway.ensure_running(cfg, say)
     return info(cfg)
