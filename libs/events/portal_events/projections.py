@@ -1,15 +1,21 @@
 """Read models: one projection of the service's own events, kept in this service's database.
 
-A `ReadModel` follows the service's own Application (no second instance, no second pool, unlike
-the library's `ProjectionRunner`) and hands each event with its tracking position to an
-eventsourcing `Projection`, whose view writes rows and position in one transaction: the view is
-updated exactly once per event and can be rebuilt from zero with the same result.
+A `ReadModel` follows the service's own Application (no second instance, unlike the library's
+`ProjectionRunner`) and hands each event with its tracking position to an eventsourcing
+`Projection`, whose view writes rows and position in one transaction: the view is updated exactly
+once per event and can be rebuilt from zero with the same result.
 
 Around that it adds what every service needs:
 - leadership: of all the replicas of a service, one follows the log for a given projection (a
   PostgreSQL advisory lock, released with its connection when that process dies); the others
   wait as hot standbys, and still serve reads and read-your-writes from the shared view;
-- supervision: a follower that fails (database restart) starts again with backoff;
+- wake-ups on NOTIFY with a poll as fallback (`portal_events.notification_log`), so a lost
+  notification delays the view by at most the poll interval;
+- no single event can stop it (issue 5): an event whose processing keeps failing for a reason
+  other than the infrastructure is parked (`portal_events.parked`) and the model goes on; a
+  database outage is waited out with backoff, however long it lasts;
+- retries of parked events that an operator asked for, each applied at most once;
+- health from lag (head of the log minus the view's position, and its age), not from liveness;
 - a read-your-writes wait that polls every few milliseconds (the library's sleeps >= 100 ms).
 """
 
@@ -17,22 +23,64 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
+from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
 import psycopg
 import structlog
 from eventsourcing.application import Application
-from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
-from eventsourcing.projection import ApplicationSubscription, Projection
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    InterfaceError,
+    Notification,
+    OperationalError,
+    Tracking,
+    TrackingRecorder,
+)
+from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment
-from psycopg.rows import tuple_row
 
+from portal_events.health import ComponentHealth
+from portal_events.notification_log import (
+    POLL_SECONDS,
+    Lag,
+    LagGauge,
+    follower_connection_kwargs,
+    leadership_key,
+    listen_statement,
+    notify_statement,
+    postgres_recorder,
+    select_after_statement,
+    to_notification,
+)
+from portal_events.parked import ParkedEvent, ParkedEvents
 from portal_events.schema import creating_tables
 
 log = structlog.get_logger()
 
 View = TypeVar("View", bound=TrackingRecorder)
+
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,  # the library's wrappers of psycopg's, e.g. connection lost, pool timeout
+    InterfaceError,
+    psycopg.OperationalError,  # raised by views that use psycopg directly
+    psycopg.InterfaceError,
+    OSError,
+)
+"""Failures of the database rather than of the event: retried without limit, never parked."""
+
+
+def retry_tracking_name(application_name: str, notification_id: int) -> str:
+    """The tracking name under which a parked event is applied on retry.
+
+    The view's own position has moved past a parked event, so applying it with the usual name
+    would be refused (single-row tracking only moves forward) or could not tell a first
+    application from a second. A name of its own per event gives the retry a tracking row written
+    in the projection's own transaction: its presence proves the event was applied, in single-
+    and multi-row tracking alike, and a second insert is refused by the primary key.
+    """
+    return f"{application_name}:retry:{notification_id}"
 
 
 class ReadModel(Generic[View]):
@@ -43,32 +91,59 @@ class ReadModel(Generic[View]):
         view_class: type[View],
         *,
         standby_poll_seconds: float = 1.0,
+        poll_seconds: float = POLL_SECONDS,
+        attempts: int = 3,
+        attempt_backoff_seconds: float = 0.5,
+        lag_threshold_seconds: float = 30.0,
+        batch_size: int = 500,
+        restart_delay_seconds: float = 1.0,
     ) -> None:
         self.app = app
         self.name = projection_class.name
         factory = InfrastructureFactory[View].construct(env=Environment(self.name, app.env))
         self.view: View = creating_tables(lambda: factory.tracking_recorder(view_class))
+        if not isinstance(self.view, PostgresTrackingRecorder):
+            msg = f"read model {self.name}: the view must be a PostgresTrackingRecorder"
+            raise TypeError(msg)
+        self._recorder = postgres_recorder(app)
         self._projection = projection_class(view=self.view)
+        self._topics = frozenset(projection_class.topics)
+        self._parked = ParkedEvents(self.view.datastore.schema)
+        creating_tables(self._create_parked_table)
+        self._gauge = LagGauge(app)
         self._standby_poll_seconds = standby_poll_seconds
+        self._poll_seconds = poll_seconds
+        self._attempts = max(1, attempts)
+        self._attempt_backoff_seconds = attempt_backoff_seconds
+        self._lag_threshold_seconds = lag_threshold_seconds
+        self._batch_size = batch_size
+        self._restart_delay_seconds = restart_delay_seconds
         self._stopping = threading.Event()
-        self._subscription: ApplicationSubscription[Any] | None = None
-        self._failing = False
         self.leading = False
         self._thread = threading.Thread(target=self._run, name=f"read-model-{self.name}")
         self._thread.start()
 
+    @property
+    def _postgres_view(self) -> PostgresTrackingRecorder:
+        assert isinstance(self.view, PostgresTrackingRecorder)
+        return self.view
+
+    def _create_parked_table(self) -> None:
+        with self._postgres_view.datastore.transaction(commit=True) as cursor:
+            self._parked.create_table(cursor)
+
     # --- the follower -------------------------------------------------------------------------
 
     def _run(self) -> None:
-        delay = 1.0
+        """Follow while leading; after a failure (the database), start again with backoff."""
+        delay = self._restart_delay_seconds
         while not self._stopping.is_set():
             try:
-                with self._connect() as leadership:
-                    if self._wait_for_leadership(leadership):
-                        self._follow()
-                delay = 1.0
+                with self._connect() as conn:
+                    if self._wait_for_leadership(conn):
+                        self._follow(conn)
+                delay = self._restart_delay_seconds
             except Exception as exc:
-                self._failing = True
                 log.error("read_model_failed", projection=self.name, error=repr(exc))
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 30.0)
@@ -76,39 +151,171 @@ class ReadModel(Generic[View]):
                 self.leading = False
 
     def _connect(self) -> psycopg.Connection[Any]:
-        pool = self.view.datastore.pool  # type: ignore[attr-defined]
-        return psycopg.connect(
-            pool.conninfo, **{**pool.kwargs, "row_factory": tuple_row, "autocommit": True}
-        )
+        conninfo, kwargs = follower_connection_kwargs(self._postgres_view.datastore)
+        return psycopg.connect(conninfo, **kwargs)
 
     def _wait_for_leadership(self, conn: psycopg.Connection[Any]) -> bool:
-        key = zlib.crc32(f"projection/{self.name}".encode())
+        key = leadership_key(f"projection/{self.name}")
         while not self._stopping.is_set():
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
             if row and row[0]:
                 return True
-            self._failing = False  # a standby is healthy
             self._stopping.wait(self._standby_poll_seconds)
         return False
 
-    def _follow(self) -> None:
+    def _follow(self, conn: psycopg.Connection[Any]) -> None:
+        """Apply the log from the view's position: after each batch that was not full, wait for
+        a NOTIFY or the poll interval; before each batch, apply the retries asked for."""
         self.leading = True
-        position = self.view.max_tracking_id(self.app.name)
+        conn.execute(listen_statement(self._recorder))  # before reading: no wake-up is missed
+        position = self.view.max_tracking_id(self.app.name) or 0
         log.info("read_model_leading", projection=self.name, position=position)
-        with ApplicationSubscription(
-            self.app, gt=position, topics=self._projection.topics
-        ) as subscription:
-            self._subscription = subscription
-            if self._stopping.is_set():
-                return
-            self._failing = False
-            for domain_event, tracking in subscription:
+        select_after = select_after_statement(self._recorder)
+        while not self._stopping.is_set():
+            self._apply_requested_retries()
+            rows = conn.execute(select_after, (position, self._batch_size)).fetchall()
+            skipped_last = False
+            for notification in map(to_notification, rows):
+                skipped_last = bool(self._topics) and notification.topic not in self._topics
+                if not skipped_last and not self._apply(notification):
+                    return
+            if rows:
+                position = rows[-1][0]
+                if skipped_last:
+                    self._track_up_to(position)
+            if len(rows) < self._batch_size:
+                for _ in conn.notifies(timeout=self._poll_seconds, stop_after=1):
+                    pass
+
+    def _apply(self, notification: Notification) -> bool:
+        """Project one event, or park it after `attempts` failures; False if asked to stop."""
+        tracking = Tracking(self.app.name, notification.id)
+        for attempt in range(1, self._attempts + 1):
+            try:
+                domain_event = self.app.mapper.to_domain_event(notification)
                 self._projection.process_event(domain_event, tracking)
+            except INFRASTRUCTURE_ERRORS:
+                raise
+            except Exception as exc:
+                if attempt == self._attempts:
+                    self._park(notification, exc)
+                    return True
+                log.warning(
+                    "read_model_event_failed",
+                    projection=self.name,
+                    notification_id=notification.id,
+                    attempt=attempt,
+                    error=repr(exc),
+                )
+                if self._stopping.wait(self._attempt_backoff_seconds * attempt):
+                    return False
+            else:
+                return True
+        raise AssertionError("unreachable")
+
+    def _park(self, notification: Notification, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        view = self._postgres_view
+        with view.datastore.transaction(commit=True) as cursor:
+            self._parked.park(cursor, self.name, notification, error)
+            view._insert_tracking(cursor, Tracking(self.app.name, notification.id))
+        log.error(
+            "event_parked",
+            projection=self.name,
+            notification_id=notification.id,
+            topic=notification.topic,
+            originator_id=str(notification.originator_id),
+            error=error,
+        )
+
+    def _track_up_to(self, position: int) -> None:
+        """Record the position past events of topics the projection does not take, so that the
+        view's position, and hence its lag, reaches the head of the log."""
+        if (self.view.max_tracking_id(self.app.name) or 0) < position:
+            self.view.insert_tracking(Tracking(self.app.name, position))
+
+    # --- retries of parked events -------------------------------------------------------------
+
+    def _apply_requested_retries(self) -> None:
+        with self._postgres_view.datastore.transaction(commit=False) as cursor:
+            requested = self._parked.select(cursor, self.name, retry_requested=True)
+        for parked in requested:
+            self._retry(parked)
+
+    def _retry(self, parked: ParkedEvent) -> None:
+        """Apply a parked event once, under its own tracking name (`retry_tracking_name`), and
+        only then remove its row: a crash in between leaves a row whose tracking shows it was
+        applied, so the next look removes it without applying it again."""
+        notification_id = parked.notification_id
+        tracking = Tracking(retry_tracking_name(self.app.name, notification_id), notification_id)
+        if self.view.has_tracking_id(tracking.application_name, notification_id):
+            log.info(
+                "parked_event_already_applied",
+                projection=self.name,
+                notification_id=notification_id,
+            )
+        elif error := self._apply_once(tracking):
+            with self._postgres_view.datastore.transaction(commit=True) as cursor:
+                self._parked.retry_failed(cursor, self.name, notification_id, error)
+            log.error(
+                "parked_event_retry_failed",
+                projection=self.name,
+                notification_id=notification_id,
+                error=error,
+            )
+            return
+        else:
+            log.info("parked_event_applied", projection=self.name, notification_id=notification_id)
+        with self._postgres_view.datastore.transaction(commit=True) as cursor:
+            self._parked.remove(cursor, self.name, notification_id)
+
+    def _apply_once(self, tracking: Tracking) -> str | None:
+        """Project the event at `tracking.notification_id`; the error if that failed for a
+        reason other than the database (which propagates, as in `_apply`)."""
+        position = tracking.notification_id
+        try:
+            found = self.app.recorder.select_notifications(position, 1, stop=position)
+            if not found:
+                msg = f"notification {position} is not in the log"
+                raise LookupError(msg)
+            self._projection.process_event(self.app.mapper.to_domain_event(found[0]), tracking)
+        except INFRASTRUCTURE_ERRORS:
+            raise
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return None
 
     # --- what the service uses ----------------------------------------------------------------
 
+    def lag(self) -> Lag:
+        """How far the view is behind the log (the same for the leader and the standbys)."""
+        return self._gauge.measure(self._postgres_view, self.app.name)
+
+    def parked_count(self) -> int:
+        with self._postgres_view.datastore.transaction(commit=False) as cursor:
+            return self._parked.count(cursor, self.name)
+
+    def health(self) -> ComponentHealth:
+        """Not ok only when the view has been behind the log for longer than the threshold (or
+        the database does not answer). Parked events are reported, not failed on: taking the
+        service out of rotation would turn one bad event into an outage."""
+        try:
+            lag, parked = self.lag(), self.parked_count()
+        except Exception as exc:  # health reports, never raises
+            return ComponentHealth(False, {"error": repr(exc), "leading": self.leading})
+        behind_too_long = lag.events > 0 and lag.seconds > self._lag_threshold_seconds
+        return ComponentHealth(
+            not behind_too_long,
+            {
+                "lag_events": lag.events,
+                "lag_seconds": round(lag.seconds, 3),
+                "parked": parked,
+                "leading": self.leading,
+            },
+        )
+
     def healthy(self) -> bool:
-        return self._thread.is_alive() and not self._failing
+        return self.health().ok
 
     def wait(self, position: int | None, timeout: float) -> bool:
         """Wait until the view includes the write at `position`; False (and a log line) if not
@@ -128,6 +335,7 @@ class ReadModel(Generic[View]):
 
     def close(self) -> None:
         self._stopping.set()
-        if self._subscription is not None:
-            self._subscription.stop()
+        if self.leading:  # wake the follower from its wait for a notification
+            with suppress(Exception), self._recorder.datastore.get_connection() as conn:
+                conn.execute(notify_statement(self._recorder))
         self._thread.join(timeout=10)

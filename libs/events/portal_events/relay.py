@@ -10,26 +10,40 @@ carrying the same deterministic event id, which consumers deduplicate.
 
 Only one relay per service may run at a time (two would interleave and reorder): it holds a
 PostgreSQL advisory lock, so extra replicas wait as hot standbys.
+
+It wakes on the NOTIFY of every transaction that records events and polls once a second as a
+fallback (`portal_events.notification_log`): no busy polling when idle, and a lost notification
+delays publishing by at most the poll interval (issue 5).
 """
 
 from __future__ import annotations
 
 import asyncio
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
 import structlog
 from aiokafka import AIOKafkaProducer
 from eventsourcing.application import Application
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
-from psycopg.rows import tuple_row
 
 from portal_events.contracts import Contract
 from portal_events.envelope import wrap
+from portal_events.health import ComponentHealth
 from portal_events.mapper import event_metadata
+from portal_events.notification_log import (
+    POLL_SECONDS,
+    Lag,
+    LagGauge,
+    follower_connection_kwargs,
+    leadership_key,
+    listen_statement,
+    postgres_recorder,
+    select_after_statement,
+    to_notification,
+)
 from portal_events.schema import creating_tables
 
 log = structlog.get_logger()
@@ -47,57 +61,61 @@ class OutboxRelay:
         source: str,
         bootstrap_servers: str,
         batch_size: int = 500,
-        idle_seconds: float = 0.05,
+        poll_seconds: float = POLL_SECONDS,
+        lag_threshold_seconds: float = 30.0,
     ) -> None:
         self.app = app
         self.translate = translate
         self.source = source
         self.bootstrap_servers = bootstrap_servers
         self.batch_size = batch_size
-        self.idle_seconds = idle_seconds
+        self.poll_seconds = poll_seconds
+        self.lag_threshold_seconds = lag_threshold_seconds
         self.tracking_name = f"{source}-kafka-relay"
-        datastore = app.recorder.datastore  # type: ignore[attr-defined]
+        self._recorder = postgres_recorder(app)
         self._tracking = PostgresTrackingRecorder(
-            datastore, tracking_table_name=f"{app.name.lower()}_relay_tracking"
+            self._recorder.datastore, tracking_table_name=f"{app.name.lower()}_relay_tracking"
         )
         creating_tables(self._tracking.create_table)
+        self._gauge = LagGauge(app)
         self.position = 0
-
-    def _lock_key(self) -> int:
-        return zlib.crc32(self.tracking_name.encode())
+        self.leading = False
 
     async def run(self) -> None:
-        """Relay forever (until cancelled)."""
-        lock_conn = await self._acquire_leadership()
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
-            enable_idempotence=True,
-            acks="all",
-            linger_ms=5,
-        )
-        await producer.start()
+        """Relay forever (until cancelled): after each batch that was not full, wait for a
+        NOTIFY of new events or the poll interval, whichever comes first."""
+        conn = await self._acquire_leadership()
         try:
-            self.position = await asyncio.to_thread(self._recorded_position)
-            log.info("relay_started", source=self.source, position=self.position)
-            while True:
-                sent = await self.relay_once(producer)
-                if not sent:
-                    await asyncio.sleep(self.idle_seconds)
+            await conn.execute(listen_statement(self._recorder))  # before reading: none missed
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap_servers,
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=5,
+            )
+            await producer.start()
+            try:
+                self.position = await asyncio.to_thread(self._recorded_position)
+                self.leading = True
+                log.info("relay_started", source=self.source, position=self.position)
+                while True:
+                    sent = await self.relay_once(producer, conn)
+                    if sent < self.batch_size:
+                        async for _ in conn.notifies(timeout=self.poll_seconds, stop_after=1):
+                            pass
+            finally:
+                self.leading = False
+                await producer.stop()
         finally:
-            await producer.stop()
-            await lock_conn.close()
+            await conn.close()
 
     async def _acquire_leadership(self) -> psycopg.AsyncConnection[Any]:
-        datastore = self.app.recorder.datastore  # type: ignore[attr-defined]
-        conn = await psycopg.AsyncConnection.connect(
-            datastore.pool.conninfo,
-            **{**datastore.pool.kwargs, "row_factory": tuple_row, "autocommit": True},
-        )
+        conninfo, kwargs = follower_connection_kwargs(self._recorder.datastore)
+        conn = await psycopg.AsyncConnection.connect(conninfo, **kwargs)
+        key = leadership_key(self.tracking_name)
         waiting_logged = False
         while True:
-            row = await (
-                await conn.execute("SELECT pg_try_advisory_lock(%s)", (self._lock_key(),))
-            ).fetchone()
+            row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone()
             if row and row[0]:
                 return conn
             if not waiting_logged:
@@ -108,14 +126,17 @@ class OutboxRelay:
     def _recorded_position(self) -> int:
         return self._tracking.max_tracking_id(self.tracking_name) or 0
 
-    async def relay_once(self, producer: AIOKafkaProducer) -> int:
-        """Publish the next batch after the recorded position; return how many notifications."""
-        notifications = await asyncio.to_thread(
-            self.app.recorder.select_notifications,
-            self.position,
-            self.batch_size,
-            inclusive_of_start=False,
+    async def _next_batch(self, conn: psycopg.AsyncConnection[Any]) -> Sequence[Notification]:
+        cursor = await conn.execute(
+            select_after_statement(self._recorder), (self.position, self.batch_size)
         )
+        return [to_notification(row) for row in await cursor.fetchall()]
+
+    async def relay_once(
+        self, producer: AIOKafkaProducer, conn: psycopg.AsyncConnection[Any]
+    ) -> int:
+        """Publish the next batch after the recorded position; return how many notifications."""
+        notifications = await self._next_batch(conn)
         if not notifications:
             return 0
         deliveries = []
@@ -148,3 +169,27 @@ class OutboxRelay:
         await asyncio.to_thread(self._tracking.insert_tracking, Tracking(self.tracking_name, last))
         self.position = last
         return len(notifications)
+
+    # --- what the service uses ----------------------------------------------------------------
+
+    def lag(self) -> Lag:
+        """Events not yet published: the head of the log minus the recorded position (read from
+        the database, so a standby replica reports the same figures as the active one)."""
+        return self._gauge.measure(self._tracking, self.tracking_name)
+
+    def health(self) -> ComponentHealth:
+        """Not ok only when events have waited longer than the threshold to be published (or the
+        database does not answer)."""
+        try:
+            lag = self.lag()
+        except Exception as exc:  # health reports, never raises
+            return ComponentHealth(False, {"error": repr(exc), "leading": self.leading})
+        behind_too_long = lag.events > 0 and lag.seconds > self.lag_threshold_seconds
+        return ComponentHealth(
+            not behind_too_long,
+            {
+                "lag_events": lag.events,
+                "lag_seconds": round(lag.seconds, 3),
+                "leading": self.leading,
+            },
+        )

@@ -1,4 +1,5 @@
-"""The outbox relay on real PostgreSQL and Kafka (issue 2 §3, §8; DESIGN "never dual-write")."""
+"""The outbox relay on real PostgreSQL and Kafka (issue 2 §3, §8; DESIGN "never dual-write");
+its wake-ups on NOTIFY with a poll as fallback (issue 5)."""
 
 from __future__ import annotations
 
@@ -40,12 +41,16 @@ def parcels_env(infra, fresh_database, monkeypatch):
     return env
 
 
-def _save_parcels(count: int) -> set[str]:
+def _save_parcels(count: int, prefix: str = "p", *, announced: bool = True) -> set[str]:
+    """Save `count` parcels (two events each); not `announced`: without the NOTIFY the
+    library sends in each inserting transaction, as if it had been lost."""
     app = ParcelApplication()
+    if not announced:
+        app.recorder._notify_channel = lambda cursor: None
     labels = set()
     with context.bound(correlation_id="relay-test", actor=context.Actor("u-1", "citizen")):
         for i in range(count):
-            parcel = Parcel(label=f"p-{i}")
+            parcel = Parcel(label=f"{prefix}-{i}")
             parcel.note("private, not published")
             app.save(parcel)
             labels.add(parcel.label)
@@ -64,6 +69,8 @@ def _relay_position(infra, dbname: str) -> int:
     """Where the relay recorded it got to (read directly, so the test builds no second
     application racing the relay's own start-up DDL)."""
     with infra.connect(dbname) as conn:
+        if conn.execute("SELECT to_regclass('parcels_relay_tracking')").fetchone()[0] is None:
+            return 0  # the relay has not started yet
         row = conn.execute(
             "SELECT notification_id FROM parcels_relay_tracking WHERE application_name = %s",
             ("tests-kafka-relay",),
@@ -104,3 +111,33 @@ def test_relay_killed_mid_batch_resumes_without_losing_an_event(infra, topic, pa
     assert all(e.actor == {"id": "u-1", "role": "citizen"} for e in envelopes)
     # Keyed by aggregate id: one aggregate's events stay in one partition, in order.
     assert all(r.key.decode() == Envelope.from_bytes(r.value).subject for r in records)
+
+
+def _until(check, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return check()
+
+
+def test_relay_publishes_after_a_lost_notification_within_the_poll_interval(
+    infra, topic, parcels_env
+):
+    """Issue 5: an idle relay waits for a NOTIFY but polls once a second anyway, so events
+    committed without a notification (see `_save_parcels`) are published within the poll
+    interval instead of waiting for the next write."""
+    poll_seconds = 1.0  # the relay's default
+    dbname = parcels_env["POSTGRES_DBNAME"]
+    announced = _save_parcels(3, "announced")
+    relay = _start_relay(infra, topic, batch_size=100)
+    try:
+        assert _until(lambda: _relay_position(infra, dbname) == 6, timeout=60)  # start-up
+        unannounced = _save_parcels(3, "unannounced", announced=False)
+        assert _until(lambda: _relay_position(infra, dbname) == 12, timeout=poll_seconds + 2)
+    finally:
+        relay.send_signal(signal.SIGTERM)
+        relay.wait()
+
+    records = asyncio.run(read_all(infra.kafka_bootstrap, topic, expect=6, timeout=60))
+    labels = {Envelope.from_bytes(r.value).data["subject"] for r in records}
+    assert labels == announced | unannounced
