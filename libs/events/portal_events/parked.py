@@ -71,6 +71,14 @@ class ParkedEvents:
             )
         )
 
+    def exists(self, cursor: psycopg.Cursor[Any]) -> bool:
+        """False until a read model of this version has run against the database."""
+        with cursor.connection.cursor(row_factory=tuple_row) as plain:
+            row = plain.execute(
+                "SELECT to_regclass(%s)", (f'"{self.schema}"."{TABLE}"',)
+            ).fetchone()
+        return bool(row and row[0])
+
     def park(
         self, cursor: psycopg.Cursor[Any], projection: str, notification: Notification, error: str
     ) -> None:
@@ -193,7 +201,8 @@ def _schema() -> str:
 def list_parked(service: str, projection: str | None = None) -> list[ParkedEvent]:
     """The parked events of a service's database (what `list` prints)."""
     with connect(service) as conn, conn.cursor() as cursor:
-        return ParkedEvents(_schema()).select(cursor, projection)
+        table = ParkedEvents(_schema())
+        return table.select(cursor, projection) if table.exists(cursor) else []
 
 
 def request_retry(
@@ -202,7 +211,10 @@ def request_retry(
     """Ask the service's leading read models to apply parked events again (what `retry` does);
     returns how many were marked. They are applied within about a second if the service runs."""
     with connect(service) as conn, conn.cursor() as cursor:
-        return ParkedEvents(_schema()).request_retry(cursor, projection, notification_id)
+        table = ParkedEvents(_schema())
+        return (
+            table.request_retry(cursor, projection, notification_id) if table.exists(cursor) else 0
+        )
 
 
 def _print_parked(events: Sequence[ParkedEvent], service: str) -> None:
@@ -232,11 +244,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     retry.add_argument("--projection", help="only this read model's")
     retry.add_argument("--id", type=int, dest="notification_id", help="only this notification")
     args = parser.parse_args(argv)
-
-    if args.command == "list":
-        _print_parked(list_parked(args.service, args.projection), args.service)
-        return 0
-    marked = request_retry(args.service, args.projection, args.notification_id)
+    try:
+        if args.command == "list":
+            _print_parked(list_parked(args.service, args.projection), args.service)
+            return 0
+        marked = request_retry(args.service, args.projection, args.notification_id)
+    except psycopg.OperationalError as exc:
+        print(f"cannot reach the database of {args.service}: {exc}", file=sys.stderr)
+        return 2
     print(
         f"retry requested for {marked} parked event(s) in {args.service}; the leading read "
         "model applies them within about a second (see `list` for what is still parked)"
