@@ -19,28 +19,28 @@ from portal_events.application import (
 
 
 class Parcel(Aggregate):
-    TOPIC = "tests:Parcel"
+    TOPIC = "base-tests:Parcel"
 
     class Created(Aggregate.Created):
-        TOPIC = "tests:Parcel.Created"
+        TOPIC = "base-tests:Parcel.Created"
 
-    @event("Registered", topic="tests:Parcel.Registered")
+    @event("Registered", topic="base-tests:Parcel.Registered")
     def __init__(self, owner: str, label: str) -> None:
         self.owner = owner
         self.label = label
 
-    @event("Relabelled", topic="tests:Parcel.Relabelled")
+    @event("Relabelled", topic="base-tests:Parcel.Relabelled")
     def relabel(self, label: str) -> None:
         self.label = label
 
 
 class Tally(Aggregate):
-    TOPIC = "tests:Tally"
+    TOPIC = "base-tests:Tally"
 
     class Created(Aggregate.Created):
-        TOPIC = "tests:Tally.Created"
+        TOPIC = "base-tests:Tally.Created"
 
-    @event("Counted", topic="tests:Tally.Counted")
+    @event("Counted", topic="base-tests:Tally.Counted")
     def count(self) -> None:
         pass
 

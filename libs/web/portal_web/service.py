@@ -54,6 +54,7 @@ from portal_web.app import create_service_app
 from portal_web.auth import TokenVerifier
 from portal_web.errors import ErrorTable, HttpError
 from portal_web.logging import configure_logging
+from portal_web.metrics import ServiceMetrics
 from portal_web.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -173,6 +174,7 @@ class Service:
             for name, make in self.workers.items():
                 loops.start(name, make(runtime).run)
             app.state.health_checks |= _loop_checks(loops)
+            _register_component_metrics(app.state.metrics, runtime)
             log.info("service_started", service=self.name)
             yield
 
@@ -198,6 +200,52 @@ class Service:
             )
             loops.start("consumer", runtime.consumer.run)
             app.state.health_checks["consumer:processing"] = runtime.consumer.health
+
+
+def _register_component_metrics(metrics: ServiceMetrics, runtime: Runtime) -> None:
+    """What an operator's dashboard and alerts need, read when Prometheus scrapes."""
+    read_models = list(runtime.read_models.values())
+
+    def per_projection(figure: Callable[[ReadModel[Any]], float]) -> Callable[[], dict[str, float]]:
+        return lambda: {model.name: figure(model) for model in read_models}
+
+    metrics.gauge(
+        "portal_read_model_lag_events",
+        "Events of the service's log that the read model has not applied yet",
+        per_projection(lambda model: model.lag().events),
+        labelnames=("projection",),
+    )
+    metrics.gauge(
+        "portal_read_model_lag_seconds",
+        "Age of the oldest event the read model has not applied yet",
+        per_projection(lambda model: model.lag().seconds),
+        labelnames=("projection",),
+    )
+    metrics.gauge(
+        "portal_parked_events",
+        "Events a read model could not apply and set aside (python -m portal_events.parked)",
+        per_projection(lambda model: model.parked_count()),
+        labelnames=("projection",),
+    )
+    relay, consumer = runtime.relay, runtime.consumer
+    if relay is not None:
+        metrics.gauge(
+            "portal_relay_lag_events",
+            "Events recorded but not yet published to Kafka",
+            lambda: relay.lag().events,
+        )
+    if consumer is not None:
+        metrics.gauge(
+            "portal_consumer_lag_messages",
+            "Messages on the consumed topics not yet processed",
+            consumer.lag,
+            labelnames=("topic",),
+        )
+        metrics.counter(
+            "portal_dead_lettered_messages_total",
+            "Messages sent to the dead-letter topic (python -m portal_events.dead_letters)",
+            lambda: consumer.dead_lettered,
+        )
 
 
 def _loop_checks(loops: BackgroundLoops) -> dict[str, Callable[[], ComponentHealth]]:
