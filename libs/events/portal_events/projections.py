@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
@@ -119,6 +120,7 @@ class ReadModel(Generic[View]):
         self._batch_size = batch_size
         self._restart_delay_seconds = restart_delay_seconds
         self._stopping = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
         self.leading = False
         self._thread = threading.Thread(target=self._run, name=f"read-model-{self.name}")
         self._thread.start()
@@ -174,11 +176,15 @@ class ReadModel(Generic[View]):
         while not self._stopping.is_set():
             self._apply_requested_retries()
             rows = conn.execute(select_after, (position, self._batch_size)).fetchall()
-            skipped_last = False
+            skipped_last, applied = False, False
             for notification in map(to_notification, rows):
                 skipped_last = bool(self._topics) and notification.topic not in self._topics
-                if not skipped_last and not self._apply(notification):
-                    return
+                if not skipped_last:
+                    if not self._apply(notification):
+                        return
+                    applied = True
+            if applied:
+                self._notify_listeners()
             if rows:
                 position = rows[-1][0]
                 if skipped_last:
@@ -285,7 +291,20 @@ class ReadModel(Generic[View]):
             return f"{type(exc).__name__}: {exc}"
         return None
 
+    def _notify_listeners(self) -> None:
+        for listener in self._listeners:
+            try:
+                listener()
+            except Exception as exc:  # a listener's trouble is not the view's
+                log.warning("read_model_listener_failed", projection=self.name, error=repr(exc))
+
     # --- what the service uses ----------------------------------------------------------------
+
+    def on_applied(self, listener: Callable[[], None]) -> None:
+        """Call `listener` after each batch of events this replica applied to the view (from the
+        follower's thread: keep it short, e.g. `loop.call_soon_threadsafe(event.set)`), so that
+        a worker that works from the view wakes at once instead of polling it."""
+        self._listeners.append(listener)
 
     def lag(self) -> Lag:
         """How far the view is behind the log (the same for the leader and the standbys)."""

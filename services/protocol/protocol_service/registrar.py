@@ -13,6 +13,7 @@ client is one of its resources (`HttpRegistryClient.of`, under `REGISTRY`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ class Registrar:
         client: RegistryClient,
         policy: RetryPolicy,
         *,
-        poll_seconds: float = 0.2,
+        poll_seconds: float = 1.0,
         concurrency: int = 4,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -132,20 +133,33 @@ class Registrar:
         self.poll_seconds = poll_seconds
         self.concurrency = concurrency
         self.clock = clock
+        self._new_work = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        """New work may be due (the pending view changed): idle loops look at once instead of
+        at their next poll. Safe to call from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._new_work.set)
 
     @classmethod
     def of(cls, runtime: Runtime) -> Registrar:
         """The registrar of a running service: its Application, the pending view, the
         registry client resource and the settings' backoff and pace."""
         settings: ProtocolSettings = runtime.settings
-        return cls(
+        pending = runtime.read_model(PendingRegistrationView)
+        registrar = cls(
             runtime.application,
-            runtime.read_model(PendingRegistrationView).view,
+            pending.view,
             runtime.resources[REGISTRY],
             RetryPolicy(settings.protocol_retry_base_seconds, settings.protocol_retry_max_seconds),
             poll_seconds=settings.protocol_registrar_poll_seconds,
             concurrency=settings.protocol_registrar_concurrency,
         )
+        # A new registration wakes the registrar (SPEC R-4 latency); polling is the fallback,
+        # e.g. for retries coming due and for replicas whose view follower is on standby.
+        pending.on_applied(registrar.wake)
+        return registrar
 
     def process_one(self) -> bool:
         """Handle one due registration, if any; True when the registry was asked."""
@@ -196,11 +210,12 @@ class Registrar:
         or this one after a restart) asks the registry again under the same idempotency key and
         gets the number it may already have given.
         """
+        self._loop = asyncio.get_running_loop()
         async with asyncio.TaskGroup() as loops:
             for _ in range(self.concurrency):
-                loops.create_task(self._loop())
+                loops.create_task(self._work())
 
-    async def _loop(self) -> None:
+    async def _work(self) -> None:
         while True:
             try:
                 busy = await _finishing_when_cancelled(asyncio.to_thread(self.process_one))
@@ -209,7 +224,10 @@ class Registrar:
                 log.exception("registrar_error")
                 busy = False
             if not busy:
-                await asyncio.sleep(self.poll_seconds)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._new_work.wait(), self.poll_seconds)
+                # Cleared before looking, so a wake-up that comes during the look is kept.
+                self._new_work.clear()
 
 
 async def _finishing_when_cancelled(work: Awaitable[T]) -> T:

@@ -15,5 +15,7 @@ class ProtocolSettings(ServiceSettings):
     protocol_registry_timeout_seconds: float = 2.0
     protocol_retry_base_seconds: float = 1.0
     protocol_retry_max_seconds: float = 30.0
-    protocol_registrar_poll_seconds: float = 0.2
+    # A new registration wakes the registrar at once; this poll is the fallback (retries that
+    # come due, a replica whose pending view follower is on standby).
+    protocol_registrar_poll_seconds: float = 1.0
     protocol_registrar_concurrency: int = 4

@@ -163,3 +163,29 @@ async def _cancel_while_in_hand(svc: Service, registry: Any, document_id: uuid.U
     with contextlib.suppress(asyncio.CancelledError):
         await worker
     assert worker.cancelled()
+
+
+def test_a_new_registration_wakes_the_idle_registrar_r4(pg_env, registry):
+    """issue 5 §3: "ask protocol -> number" has no polling sleep on the way: an idle registrar
+    polling only every minute still registers a new document as soon as the pending view has it,
+    because the view wakes it."""
+    registry.put("/control", json={"mode": "up"})
+    with service(pg_env, str(registry.base_url)) as svc:
+        svc.registrar.poll_seconds = 60.0
+        svc.pending_registrations.on_applied(svc.registrar.wake)
+        asyncio.run(_assigned_without_polling(svc))
+
+
+async def _assigned_without_polling(svc: Service) -> None:
+    worker = asyncio.create_task(svc.registrar.run())
+    try:
+        await asyncio.sleep(0.2)  # every loop has looked once and is now idle for a minute
+        document_id = uuid.uuid4()
+        await asyncio.to_thread(svc.request, document_id)
+        async with asyncio.timeout(10):  # far below the poll interval
+            while svc.app.registration(document_id).status != "assigned":
+                await asyncio.sleep(0.02)
+    finally:
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
