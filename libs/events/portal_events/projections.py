@@ -167,14 +167,19 @@ class ReadModel(Generic[View]):
 
     def _follow(self, conn: psycopg.Connection[Any]) -> None:
         """Apply the log from the view's position: after each batch that was not full, wait for
-        a NOTIFY or the poll interval; before each batch, apply the retries asked for."""
+        a NOTIFY or the poll interval; once per poll interval, apply the retries asked for."""
         self.leading = True
         conn.execute(listen_statement(self._recorder))  # before reading: no wake-up is missed
         position = self.view.max_tracking_id(self.app.name) or 0
         log.info("read_model_leading", projection=self.name, position=position)
         select_after = select_after_statement(self._recorder)
+        retries_checked = 0.0
         while not self._stopping.is_set():
-            self._apply_requested_retries()
+            # Retries are asked for by a person, so once per poll interval is soon enough; not
+            # before every batch, where it would cost a query per write under load.
+            if time.monotonic() - retries_checked >= self._poll_seconds:
+                self._apply_requested_retries()
+                retries_checked = time.monotonic()
             rows = conn.execute(select_after, (position, self._batch_size)).fetchall()
             skipped_last, applied = False, False
             for notification in map(to_notification, rows):
