@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,8 @@ from eventsourcing.postgres import (
 )
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
+
+from portal_events.health import ComponentHealth
 
 POLL_SECONDS = 1.0
 """How long a follower waits for a notification before it looks at the log anyway."""
@@ -141,3 +144,18 @@ class LagGauge:
                 self._undecodable = (notification.id, time.monotonic())
             return time.monotonic() - self._undecodable[1]
         return max(0.0, (datetime.now(UTC) - occurred).total_seconds())
+
+
+def lag_health(
+    measure: Callable[[], Lag], threshold_seconds: float, **detail: Any
+) -> ComponentHealth:
+    """Health of a follower from its lag: not ok only when an event has waited longer than
+    `threshold_seconds` (or the database does not answer); `detail` adds its own figures."""
+    try:
+        lag = measure()
+    except Exception as exc:  # health reports, never raises
+        return ComponentHealth(False, {"error": repr(exc), **detail})
+    return ComponentHealth(
+        not (lag.events > 0 and lag.seconds > threshold_seconds),
+        {"lag_events": lag.events, "lag_seconds": round(lag.seconds, 3), **detail},
+    )

@@ -48,6 +48,7 @@ from portal_events.notification_log import (
     Lag,
     LagGauge,
     follower_connection_kwargs,
+    lag_health,
     leadership_key,
     listen_statement,
     notify_statement,
@@ -324,18 +325,11 @@ class ReadModel(Generic[View]):
         the database does not answer). Parked events are reported, not failed on: taking the
         service out of rotation would turn one bad event into an outage."""
         try:
-            lag, parked = self.lag(), self.parked_count()
-        except Exception as exc:  # health reports, never raises
-            return ComponentHealth(False, {"error": repr(exc), "leading": self.leading})
-        behind_too_long = lag.events > 0 and lag.seconds > self._lag_threshold_seconds
-        return ComponentHealth(
-            not behind_too_long,
-            {
-                "lag_events": lag.events,
-                "lag_seconds": round(lag.seconds, 3),
-                "parked": parked,
-                "leading": self.leading,
-            },
+            parked: int | str = self.parked_count()
+        except Exception:  # the lag check below reports the database's trouble
+            parked = "unknown"
+        return lag_health(
+            self.lag, self._lag_threshold_seconds, parked=parked, leading=self.leading
         )
 
     def healthy(self) -> bool:

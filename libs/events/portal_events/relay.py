@@ -38,6 +38,7 @@ from portal_events.notification_log import (
     Lag,
     LagGauge,
     follower_connection_kwargs,
+    lag_health,
     leadership_key,
     listen_statement,
     postgres_recorder,
@@ -180,16 +181,4 @@ class OutboxRelay:
     def health(self) -> ComponentHealth:
         """Not ok only when events have waited longer than the threshold to be published (or the
         database does not answer)."""
-        try:
-            lag = self.lag()
-        except Exception as exc:  # health reports, never raises
-            return ComponentHealth(False, {"error": repr(exc), "leading": self.leading})
-        behind_too_long = lag.events > 0 and lag.seconds > self.lag_threshold_seconds
-        return ComponentHealth(
-            not behind_too_long,
-            {
-                "lag_events": lag.events,
-                "lag_seconds": round(lag.seconds, 3),
-                "leading": self.leading,
-            },
-        )
+        return lag_health(self.lag, self.lag_threshold_seconds, leading=self.leading)

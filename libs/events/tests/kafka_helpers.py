@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from portal_events.contracts import ProtocolAssignedV1
+from portal_events.envelope import Envelope, wrap
 
 
 async def create_topics(bootstrap: str, *names: str, partitions: int = 3) -> None:
@@ -35,6 +38,35 @@ async def delete_topics(bootstrap: str, *names: str) -> None:
 
 def unique_topic(prefix: str = "test") -> str:
     return f"{prefix}.{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def scratch_topics(bootstrap: str, prefix: str) -> Iterator[tuple[str, str]]:
+    """A fresh source topic and a fresh dead-letter topic, deleted afterwards."""
+    source, dead = unique_topic(prefix), unique_topic(f"{prefix}-dlq")
+    asyncio.run(create_topics(bootstrap, source, dead))
+    try:
+        yield source, dead
+    finally:
+        asyncio.run(delete_topics(bootstrap, source, dead))
+
+
+def assigned_envelope(number: str) -> Envelope:
+    """A ProtocolAssigned message for a new document, as the protocol service publishes it."""
+    contract = ProtocolAssignedV1(
+        document_id=uuid.uuid4(),
+        document_type="request",
+        protocol_number=number,
+        protocol_date=date(2026, 11, 25),
+    )
+    return wrap(
+        contract,
+        source="protocol",
+        subject=str(contract.document_id),
+        sequence=2,
+        occurred_at=datetime.now(UTC),
+        metadata={"correlation_id": f"corr-{number}"},
+    )
 
 
 async def read_all(bootstrap: str, topic: str, *, expect: int, timeout: float = 30.0) -> list:

@@ -8,7 +8,6 @@ import asyncio
 import sys
 import time
 import uuid
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import eventsourcing.persistence
@@ -19,7 +18,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from kafka_helpers import create_topics, delete_topics, eventually, read_all, running, unique_topic
+from kafka_helpers import assigned_envelope, eventually, read_all, running, scratch_topics
 from portal_events.consumer import (
     PROCESSED_MESSAGES_DDL,
     EventConsumer,
@@ -28,32 +27,13 @@ from portal_events.consumer import (
     is_infrastructure_failure,
 )
 from portal_events.contracts import ProtocolAssignedV1
-from portal_events.envelope import Envelope, wrap
-
-
-def _assigned(number: str) -> Envelope:
-    contract = ProtocolAssignedV1(
-        document_id=uuid.uuid4(),
-        document_type="request",
-        protocol_number=number,
-        protocol_date=date(2026, 11, 25),
-    )
-    return wrap(
-        contract,
-        source="protocol",
-        subject=str(contract.document_id),
-        sequence=2,
-        occurred_at=datetime.now(UTC),
-        metadata={"correlation_id": f"corr-{number}"},
-    )
+from portal_events.envelope import Envelope
 
 
 @pytest.fixture
 def topics(infra):
-    source, dead = unique_topic("consumer"), unique_topic("consumer-dlq")
-    asyncio.run(create_topics(infra.kafka_bootstrap, source, dead))
-    yield source, dead
-    asyncio.run(delete_topics(infra.kafka_bootstrap, source, dead))
+    with scratch_topics(infra.kafka_bootstrap, "consumer") as names:
+        yield names
 
 
 @pytest.fixture
@@ -113,8 +93,8 @@ def _numbers(db) -> list[str]:
 @pytest.mark.integration
 def test_duplicated_message_has_one_effect(infra, topics, db):
     source, _ = topics
-    envelope = _assigned("2026/000001")
-    other = _assigned("2026/000002")
+    envelope = assigned_envelope("2026/000001")
+    other = assigned_envelope("2026/000002")
     payload = (envelope.subject.encode(), envelope.to_bytes())
     asyncio.run(
         _produce(
@@ -138,9 +118,9 @@ def test_only_deterministic_failures_are_dead_lettered_and_consumption_goes_on(i
     """issue 5 §1: undecodable, invalid and refused messages go to the dead-letter topic at
     once; a handler bug after bounded retries; unknown types are skipped; the rest is applied."""
     source, dead = topics
-    good = _assigned("2026/000010")
-    buggy = _assigned("2026/000011")
-    refused = _assigned("2026/000012")
+    good = assigned_envelope("2026/000010")
+    buggy = assigned_envelope("2026/000011")
+    refused = assigned_envelope("2026/000012")
     invalid = good.model_copy(update={"data": {**good.data, "protocol_date": "not a date"}})
     unknown = good.model_copy(update={"type": "SomethingFromTheFuture"})
     asyncio.run(
@@ -194,7 +174,7 @@ def test_database_errors_are_retried_without_limit_with_the_partition_paused(inf
     is retried until it succeeds: applied once, nothing dead-lettered, the next message on the
     partition waits its turn; health is degraded while it fails and ok after."""
     source, dead = topics
-    first, second = _assigned("2026/000030"), _assigned("2026/000031")
+    first, second = assigned_envelope("2026/000030"), assigned_envelope("2026/000031")
     key = b"same-partition"
     asyncio.run(
         _produce(
@@ -242,7 +222,7 @@ def test_lag_per_topic_counts_what_is_not_yet_processed(infra, topics):
     """issue 5 §1 (figures for metrics): lag is highwater minus position per consumed topic."""
     source, _ = topics
     key = b"one-partition"
-    envelopes = [_assigned(f"2026/00005{i}") for i in range(4)]
+    envelopes = [assigned_envelope(f"2026/00005{i}") for i in range(4)]
     asyncio.run(_produce(infra.kafka_bootstrap, source, *((key, e.to_bytes()) for e in envelopes)))
     lag_seen: list[dict[str, int]] = []
 
@@ -304,7 +284,7 @@ def test_handlers_run_with_the_envelopes_correlation_and_causation(infra, topics
     from portal_events import context
 
     source, _ = topics
-    envelope = _assigned("2026/000020")
+    envelope = assigned_envelope("2026/000020")
     asyncio.run(_produce(infra.kafka_bootstrap, source, (b"k", envelope.to_bytes())))
     seen: list = []
 
@@ -331,7 +311,7 @@ def test_a_slow_handler_call_keeps_the_group_membership(infra, topics, db):
     the eventsourcing recorder retries inside the call), the consumer keeps polling, so the
     group does not hand its partition to the other member, which would apply it again."""
     source, _ = topics
-    envelope = _assigned("2026/000060")
+    envelope = assigned_envelope("2026/000060")
     calls: list = []
     record = _record_number(db, calls)
 

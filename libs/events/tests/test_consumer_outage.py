@@ -24,7 +24,7 @@ from eventsourcing.persistence import IntegrityError
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from kafka_helpers import create_topics, delete_topics, eventually, read_all, running, unique_topic
+from kafka_helpers import eventually, read_all, running, scratch_topics
 from portal_events.consumer import EventConsumer
 from portal_events.contracts import ProtocolAssignedV1
 from portal_events.envelope import Envelope, wrap
@@ -85,10 +85,8 @@ def outage_database(infra, fresh_database):
 
 @pytest.fixture
 def topics(infra):
-    source, dead = unique_topic("outage"), unique_topic("outage-dlq")
-    asyncio.run(create_topics(infra.kafka_bootstrap, source, dead))
-    yield source, dead
-    asyncio.run(delete_topics(infra.kafka_bootstrap, source, dead))
+    with scratch_topics(infra.kafka_bootstrap, "outage") as names:
+        yield names
 
 
 def test_a_database_outage_under_a_handler_delays_the_message_and_loses_nothing(

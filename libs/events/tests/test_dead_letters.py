@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,14 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from kafka_helpers import create_topics, delete_topics, eventually, running, unique_topic
+from kafka_helpers import (
+    assigned_envelope,
+    create_topics,
+    delete_topics,
+    eventually,
+    running,
+    unique_topic,
+)
 from portal_events.consumer import (
     PROCESSED_MESSAGES_DDL,
     EventConsumer,
@@ -25,7 +31,7 @@ from portal_events.consumer import (
 )
 from portal_events.contracts import ProtocolAssignedV1
 from portal_events.dead_letters import main, replay_dead_letters
-from portal_events.envelope import Envelope, wrap
+from portal_events.envelope import Envelope
 
 pytestmark = pytest.mark.integration
 
@@ -47,22 +53,6 @@ def db(infra, fresh_database):
     conn.execute("CREATE TABLE protocol_numbers (document_id uuid, number text)")
     yield conn
     conn.close()
-
-
-def _assigned(number: str) -> Envelope:
-    contract = ProtocolAssignedV1(
-        document_id=uuid.uuid4(),
-        document_type="request",
-        protocol_number=number,
-        protocol_date=date(2026, 11, 25),
-    )
-    return wrap(
-        contract,
-        source="protocol",
-        subject=str(contract.document_id),
-        sequence=2,
-        occurred_at=datetime.now(UTC),
-    )
 
 
 async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
@@ -99,7 +89,7 @@ def test_replay_sends_a_refused_message_back_to_its_group_once_after_the_fix(
     refused it, skipped by another group on the same topic; a second replay sends nothing."""
     name, source = service
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", infra.kafka_bootstrap)
-    envelope = _assigned("2026/000070")
+    envelope = assigned_envelope("2026/000070")
     fixed = False
 
     def handle(envelope: Envelope, contract: ProtocolAssignedV1) -> None:
