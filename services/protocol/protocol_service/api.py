@@ -10,7 +10,8 @@ from portal_events.projections import ReadModel
 from portal_web import AnyStaff, ErrorTable, HttpError, PagingParams, error_responses
 from portal_web.service import application_of, read_model_of
 
-from protocol_service.application import ProtocolApplication, RegistrationNotFound
+from protocol_service.application import ProtocolApplication
+from protocol_service.domainmodel import RegistrationNotFound
 from protocol_service.schemas import (
     DOCUMENT_ID_EXAMPLE,
     PendingRegistrationSummary,

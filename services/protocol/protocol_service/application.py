@@ -8,11 +8,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from portal_events.application import ServiceApplication
 
-from protocol_service.domainmodel import ProtocolError, Registration, id_for
-
-
-class RegistrationNotFound(ProtocolError):
-    """No registration was requested for this document."""
+from protocol_service.domainmodel import Registration, RegistrationNotFound, id_for
 
 
 class DateAsISO(Transcoding):

@@ -16,6 +16,10 @@ class ProtocolError(Exception):
     """Base of the protocol service's domain errors."""
 
 
+class RegistrationNotFound(ProtocolError):
+    """No registration was requested for this document."""
+
+
 class RegistrationAlreadyAssigned(ProtocolError):
     """A failed attempt was reported for a registration that already has its number."""
 

@@ -15,8 +15,13 @@ from portal_events.contracts import (
 from portal_events.envelope import wrap
 from portal_events.mapper import event_metadata
 from portal_events.topics import PROTOCOL_REGISTRATION_EVENTS
-from protocol_service.application import ProtocolApplication, RegistrationNotFound
-from protocol_service.domainmodel import Registration, RegistrationAlreadyAssigned, id_for
+from protocol_service.application import ProtocolApplication
+from protocol_service.domainmodel import (
+    Registration,
+    RegistrationAlreadyAssigned,
+    RegistrationNotFound,
+    id_for,
+)
 from protocol_service.integration import handlers
 from protocol_service.main import service
 from protocol_service.registrar import RetryPolicy
