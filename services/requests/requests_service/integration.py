@@ -10,10 +10,11 @@ relay-resent messages have no second effect.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from portal_events.consumer import Handler
+from portal_events.consumer import Handler, MessageRefused
 from portal_events.contracts import (
     Contract,
     ProtocolAssignedV1,
@@ -26,7 +27,7 @@ from portal_events.contracts import (
 from portal_events.envelope import Envelope
 
 from requests_service.application import RequestsApplication
-from requests_service.domainmodel import Request
+from requests_service.domainmodel import Request, RequestsError
 
 # How the protocol registry knows our documents (ProtocolRequestedV1.document_type).
 DOCUMENT_TYPE = "request"
@@ -86,16 +87,30 @@ PUBLIC_EVENTS: dict[type[Any], Callable[[Any], Contract | None]] = {
 
 def handlers(app: RequestsApplication) -> dict[type[Contract], Handler]:
     """The consumer's handlers (called in a worker thread): the registry's outcomes for our
-    documents; other document types are someone else's."""
+    documents; other document types are someone else's. An outcome for a request that does not
+    exist can never be applied: it is refused (dead-lettered at once, for a person to look at)."""
 
     def assigned(envelope: Envelope, contract: ProtocolAssignedV1) -> None:
         if contract.document_type == DOCUMENT_TYPE:
-            app.record_protocol(
-                contract.document_id, contract.protocol_number, contract.protocol_date.isoformat()
-            )
+            with refusing_domain_errors():
+                app.record_protocol(
+                    contract.document_id,
+                    contract.protocol_number,
+                    contract.protocol_date.isoformat(),
+                )
 
     def pending(envelope: Envelope, contract: ProtocolRegistrationPendingV1) -> None:
         if contract.document_type == DOCUMENT_TYPE:
-            app.mark_protocol_pending(contract.document_id, contract.attempts, contract.reason)
+            with refusing_domain_errors():
+                app.mark_protocol_pending(contract.document_id, contract.attempts, contract.reason)
 
     return {ProtocolAssignedV1: assigned, ProtocolRegistrationPendingV1: pending}
+
+
+@contextmanager
+def refusing_domain_errors() -> Iterator[None]:
+    """A domain rule that refuses a message refuses it for good: say so to the consumer."""
+    try:
+        yield
+    except RequestsError as exc:
+        raise MessageRefused(f"{type(exc).__name__}: {exc}") from exc

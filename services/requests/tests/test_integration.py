@@ -3,9 +3,12 @@ outcomes for the consumer (issue 2 §3, issue 5 §2, R-4)."""
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from uuid import uuid4
 
+import pytest
 from portal_events.application import IdempotencyRecord
+from portal_events.consumer import MessageRefused
 from portal_events.contracts import (
     PROTOCOL_REGISTRATION_EVENTS,
     REQUESTS_REQUEST_EVENTS,
@@ -16,6 +19,7 @@ from portal_events.contracts import (
     RequestStatusChangedV1,
     RequestSubmittedV1,
 )
+from portal_events.envelope import wrap
 from requests_service.application import RequestsApplication
 from requests_service.domainmodel import Request, Status, YearCounter
 from requests_service.integration import handlers
@@ -81,3 +85,30 @@ def test_r4_consumed_contracts_are_the_protocol_outcomes():
     finally:
         app.close()
     assert set(consumed) == {ProtocolAssignedV1, ProtocolRegistrationPendingV1}
+
+
+def test_r4_an_outcome_for_a_request_that_does_not_exist_is_refused_for_good():
+    """issue 5 §1: a domain refusal goes to the dead-letter topic at once (MessageRefused), not
+    through the retries meant for outages."""
+    app = RequestsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    try:
+        assigned = handlers(app)[ProtocolAssignedV1]
+        contract = ProtocolAssignedV1(
+            document_id=uuid4(),
+            document_type="request",
+            protocol_number="2026/000001",
+            protocol_date=date(2026, 11, 26),
+        )
+        with pytest.raises(MessageRefused, match="RequestNotFound"):
+            assigned(
+                wrap(
+                    contract,
+                    source="protocol",
+                    subject="x",
+                    sequence=2,
+                    occurred_at=datetime.now(UTC),
+                ),
+                contract,
+            )
+    finally:
+        app.close()
