@@ -42,12 +42,9 @@ from portal_events.consumer import (
     REPLAY_FOR_HEADER,
     REPLAY_OF_HEADER,
 )
+from portal_events.topics import dead_letter_topic
 
 DEFAULT_BOOTSTRAP_SERVERS = "127.0.0.1:19092"
-
-
-def dead_letter_topic(service: str) -> str:
-    return f"{service}.dead-letter"
 
 
 def replay_group(group: str) -> str:
