@@ -2,8 +2,9 @@
 Kafka broker killed with SIGKILL, the requests service killed with SIGKILL — and afterwards no
 request lost, none doubled, no protocol number given twice, nothing dead-lettered.
 
-These tests break infrastructure, so they run on a stack of their own (own state dir under /tmp,
-own ports), started for this module by `portal_stack.ensure_up()` with environment overrides and
+These tests break infrastructure, so they run on a stack of their own (its own state dir,
+`.stack-outages/` in the checkout, and its own ports), started for this module by
+`portal_stack.ensure_up()` with environment overrides and
 stopped at the end; the shared stack that other tests and engineers use is never touched. The
 faults come from `portal_stack.faults`. The stack's state, logs included, stays in STATE_DIR after
 the run for a post-mortem (`<STATE_DIR>/logs/`); the next run wipes it first.
@@ -33,7 +34,8 @@ from portal_stack.config import Config
 
 pytestmark = pytest.mark.integration
 
-STATE_DIR = Path("/tmp/portal-stack-outages")
+# Inside the checkout (ignored by git), so that two checkouts never share one.
+STATE_DIR = Path(__file__).resolve().parents[1] / ".stack-outages"
 # Every port of the shared stack shifted by this: no clash with it, and none inside Linux's
 # ephemeral range (32768-60999) where a client's connection could hold it.
 PORT_SHIFT = 10_000
@@ -123,8 +125,12 @@ def _outage_environment(shared: Config) -> dict[str, str]:
 def _share_kafka_jars(shared: Config) -> None:
     """Reuse the shared stack's cache of the broker's jars instead of fetching them again."""
     cache, link = shared.state / "jars", STATE_DIR / "jars"
-    if cache.is_dir() and not link.exists():
-        STATE_DIR.mkdir(parents=True, exist_ok=True)
+    if not cache.is_dir():
+        return  # the outage stack fetches its own
+    STATE_DIR.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() and link.resolve() != cache.resolve():
+        link.unlink()  # left by a checkout elsewhere
+    if not link.exists():
         link.symlink_to(cache)
 
 

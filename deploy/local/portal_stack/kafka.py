@@ -96,8 +96,8 @@ def start(cfg: Config, say) -> None:
                 *classpath,
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id,
+                # `=`: an id starting with "-" (1 in 64) would otherwise read as an option.
+                f"--cluster-id={cluster_id}",
                 "-c",
                 str(props),
             ],
