@@ -5,8 +5,9 @@ request lost, none doubled, no protocol number given twice, nothing dead-lettere
 These tests break infrastructure, so they run on a stack of their own (its own state dir,
 `.stack-outages/` in the checkout, and its own ports), started for this module by
 `portal_stack.ensure_up()` with environment overrides and stopped at the end; the shared stack
-that other tests and engineers use is never touched. The faults come from `portal_stack.faults`. The stack's state, logs included, stays in STATE_DIR after
-the run for a post-mortem (`<STATE_DIR>/logs/`); the next run wipes it first.
+that other tests and engineers use is never touched. The faults come from `portal_stack.faults`.
+The stack's state, logs included, stays in STATE_DIR after the run for a post-mortem
+(`<STATE_DIR>/logs/`); the next run wipes it first.
 """
 
 from __future__ import annotations
