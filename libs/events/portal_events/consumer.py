@@ -269,9 +269,10 @@ class EventConsumer:
                 next_offset = record.offset + 1
             if next_offset == records[0].offset:
                 return  # out of time before the first one
-            await asyncio.wait_for(
-                consumer.commit({partition: next_offset}), self.commit_timeout_seconds
-            )
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # meets a finishing commit, and shutdown would then never end.
+            async with asyncio.timeout(self.commit_timeout_seconds):
+                await consumer.commit({partition: next_offset})
         except Exception as exc:
             if not is_infrastructure_failure(exc, self.transient_errors):
                 raise

@@ -224,8 +224,11 @@ class Registrar:
                 log.exception("registrar_error")
                 busy = False
             if not busy:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that meets a wake-up, and the registrar would then never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._new_work.wait(), self.poll_seconds)
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._new_work.wait()
                 # Cleared before looking, so a wake-up that comes during the look is kept.
                 self._new_work.clear()
 
