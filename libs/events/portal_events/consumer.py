@@ -50,17 +50,17 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-import eventsourcing.persistence
 import psycopg
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import IllegalStateError, KafkaError
+from aiokafka.errors import IllegalStateError
 from pydantic import ValidationError
 
 from portal_events import context
 from portal_events.contracts import Contract
 from portal_events.envelope import Envelope
+from portal_events.failures import INFRASTRUCTURE_ERRORS, is_infrastructure_failure
 from portal_events.health import ComponentHealth
 
 log = structlog.get_logger()
@@ -81,36 +81,12 @@ DLQ_HEADER_PREFIX = "dlq."
 # A handler call running longer than this gets the group membership kept alive by polling.
 _SLOW_CALL_SECONDS = 1.0
 
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    psycopg.OperationalError,  # connection lost or refused, admin shutdown, pool timeout, ...
-    psycopg.InterfaceError,
-    eventsourcing.persistence.OperationalError,  # the library's wrappers of the same
-    eventsourcing.persistence.InterfaceError,
-    OSError,  # ConnectionError (refused, reset, broken pipe), TimeoutError
-    KafkaError,
-)
-
 
 class MessageRefused(Exception):
     """Raised by a handler: the domain refuses this message and never will accept it.
 
     The consumer dead-letters it at once (no retries), with this exception's text as the reason.
     """
-
-
-def is_infrastructure_failure(
-    error: BaseException, extra: tuple[type[BaseException], ...] = ()
-) -> bool:
-    """True if `error`, or an error it was raised from, says a dependency is unavailable."""
-    kinds = INFRASTRUCTURE_ERRORS + extra
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, kinds):
-            return True
-        seen.add(id(current))
-        current = current.__cause__
-    return False
 
 
 @dataclass

@@ -32,9 +32,7 @@ import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     InfrastructureFactory,
-    InterfaceError,
     Notification,
-    OperationalError,
     Tracking,
     TrackingRecorder,
 )
@@ -42,6 +40,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment
 
+from portal_events.failures import is_infrastructure_failure
 from portal_events.health import ComponentHealth
 from portal_events.notification_log import (
     POLL_SECONDS,
@@ -62,15 +61,6 @@ from portal_events.schema import creating_tables
 log = structlog.get_logger()
 
 View = TypeVar("View", bound=TrackingRecorder)
-
-INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
-    OperationalError,  # the library's wrappers of psycopg's, e.g. connection lost, pool timeout
-    InterfaceError,
-    psycopg.OperationalError,  # raised by views that use psycopg directly
-    psycopg.InterfaceError,
-    OSError,
-)
-"""Failures of the database rather than of the event: retried without limit, never parked."""
 
 
 def retry_tracking_name(application_name: str, notification_id: int) -> str:
@@ -194,7 +184,9 @@ class ReadModel(Generic[View]):
             if rows:
                 position = rows[-1][0]
                 if skipped_last:
-                    self._track_up_to(position)
+                    # Past events of topics it does not take, so that the view's position, and
+                    # hence its lag, reaches the head of the log. Only the leader writes it.
+                    self.view.insert_tracking(Tracking(self.app.name, position))
             if len(rows) < self._batch_size:
                 for _ in conn.notifies(timeout=self._poll_seconds, stop_after=1):
                     pass
@@ -206,9 +198,9 @@ class ReadModel(Generic[View]):
             try:
                 domain_event = self.app.mapper.to_domain_event(notification)
                 self._projection.process_event(domain_event, tracking)
-            except INFRASTRUCTURE_ERRORS:
-                raise
             except Exception as exc:
+                if is_infrastructure_failure(exc):
+                    raise  # the database, not the event: waited out, never parked
                 if attempt == self._attempts:
                     self._park(notification, exc)
                     return True
@@ -239,12 +231,6 @@ class ReadModel(Generic[View]):
             originator_id=str(notification.originator_id),
             error=error,
         )
-
-    def _track_up_to(self, position: int) -> None:
-        """Record the position past events of topics the projection does not take, so that the
-        view's position, and hence its lag, reaches the head of the log."""
-        if (self.view.max_tracking_id(self.app.name) or 0) < position:
-            self.view.insert_tracking(Tracking(self.app.name, position))
 
     # --- retries of parked events -------------------------------------------------------------
 
@@ -291,9 +277,9 @@ class ReadModel(Generic[View]):
                 msg = f"notification {position} is not in the log"
                 raise LookupError(msg)
             self._projection.process_event(self.app.mapper.to_domain_event(found[0]), tracking)
-        except INFRASTRUCTURE_ERRORS:
-            raise
         except Exception as exc:
+            if is_infrastructure_failure(exc):
+                raise
             return f"{type(exc).__name__}: {exc}"
         return None
 
