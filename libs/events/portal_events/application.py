@@ -6,7 +6,7 @@
   replay, and answers the same "not found" as an id that does not exist.
 - `retrying`: one policy for optimistic-concurrency conflicts (another writer saved the same
   aggregate first): reload and try again, with jittered backoff so racing replicas do not collide
-  in lockstep, then `Contention`.
+  in lockstep, then `Contention`; `changing` is the usual load-change-save under it.
 - `save_once`: commands that create something accept an idempotency key. The key's record is an
   aggregate saved in the same transaction as what the command creates, so a repeat finds the
   first result and two racing twins cannot both be recorded; the fingerprint covers the whole
@@ -180,6 +180,20 @@ class ServiceApplication(Application[UUID]):
                 # stop colliding in lockstep and none of them starves.
                 time.sleep(random.uniform(0, 0.002 * tries))  # noqa: S311 - not security
         raise Contention("Too many concurrent changes; please try again.")
+
+    def changing(self, load: Callable[[], A], change: Callable[[A], object]) -> Written[A]:
+        """Load an aggregate (`load`, e.g. a scope-checked `load`), `change` it and save it, all
+        again when another writer saved it first. The result is the changed aggregate; the
+        position is None when the change recorded nothing."""
+
+        def attempt() -> Written[A]:
+            aggregate = load()
+            change(aggregate)
+            if not aggregate.pending_events:
+                return Written(aggregate, None)
+            return Written(aggregate, self.save(aggregate)[-1].notification.id)
+
+        return self.retrying(attempt)
 
     def save_once(
         self,

@@ -185,3 +185,22 @@ def test_save_without_a_key_always_creates(parcels):
     first = parcels.save_once(None, create_parcel("a"))
     second = parcels.save_once(None, create_parcel("a"))
     assert first.result != second.result
+
+
+def test_changing_saves_the_change_and_gives_its_position(parcels):
+    parcel = Parcel(owner="maria", label="a")
+    parcels.save(parcel)
+    load = lambda: parcels.load(parcel.id, Parcel, not_found=ParcelNotFound)  # noqa: E731
+    written = parcels.changing(load, lambda p: p.relabel("b"))
+    assert written.result.label == "b"
+    assert written.position == parcels.recorder.max_notification_id()
+    assert load().label == "b"
+
+
+def test_changing_that_records_nothing_has_no_position(parcels):
+    parcel = Parcel(owner="maria", label="a")
+    parcels.save(parcel)
+    load = lambda: parcels.load(parcel.id, Parcel, not_found=ParcelNotFound)  # noqa: E731
+    head = parcels.recorder.max_notification_id()
+    assert parcels.changing(load, lambda p: None).position is None
+    assert parcels.recorder.max_notification_id() == head

@@ -126,11 +126,11 @@ class Service:
             description=self.description,
             settings=settings,
             routers=self.routers,
-            lifespan=lambda app: self._lifespan(app, settings),
+            # A verifier given here (tests) wins over the declared one.
+            lifespan=lambda app: self._lifespan(app, settings, token_verifier is None),
             token_verifier=token_verifier,
             errors={**KIT_ERRORS, **self.errors},
         )
-        app.state.verifier_given = token_verifier is not None
         return app
 
     def translate(self, domain_event: Any) -> list[tuple[str, Contract]]:
@@ -145,7 +145,9 @@ class Service:
         return published
 
     @contextlib.asynccontextmanager
-    async def _lifespan(self, app: FastAPI, settings: Any) -> AsyncIterator[None]:
+    async def _lifespan(
+        self, app: FastAPI, settings: Any, declared_verifier: bool
+    ) -> AsyncIterator[None]:
         configure_logging(self.name, settings.log_format, settings.log_level)
         env = settings.eventsourcing_env()
         application = creating_tables(lambda: self.application(env=env))
@@ -164,7 +166,7 @@ class Service:
                 runtime.read_models[view_class] = read_model
                 stack.callback(read_model.close)
                 app.state.health_checks[f"read_model:{read_model.name}"] = read_model.health
-            if self.token_verifier is not None and not app.state.verifier_given:
+            if self.token_verifier is not None and declared_verifier:
                 app.state.token_verifier = self.token_verifier(runtime)
             if self.on_startup is not None:
                 self.on_startup(runtime)

@@ -203,13 +203,7 @@ class IdentityApplication(ServiceApplication):
         return self.save_once(idempotency, create)
 
     def _update(self, user_id: UUID, change: Callable[[User], None]) -> Written[User]:
-        def attempt() -> Written[User]:
-            user = self.get_user(user_id)
-            change(user)
-            recordings = self.save(user)
-            return Written(user, recordings[-1].notification.id if recordings else None)
-
-        return self.retrying(attempt)
+        return self.changing(lambda: self.get_user(user_id), change)
 
     def _authenticate(self, account: str, password: str) -> User | None:
         user_id = self.find_user_id(account)

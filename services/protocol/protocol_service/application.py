@@ -59,21 +59,15 @@ class ProtocolApplication(ServiceApplication):
     def record_failed_attempt(
         self, document_id: UUID, reason: str, next_attempt_at: datetime
     ) -> Registration:
-        def attempt() -> Registration:
-            registration = self.registration(document_id)
-            registration.fail_attempt(reason, next_attempt_at)
-            self.save(registration)
-            return registration
-
-        return self.retrying(attempt)
+        return self.changing(
+            lambda: self.registration(document_id),
+            lambda registration: registration.fail_attempt(reason, next_attempt_at),
+        ).result
 
     def record_assignment(
         self, document_id: UUID, protocol_number: str, protocol_date: date
     ) -> Registration:
-        def attempt() -> Registration:
-            registration = self.registration(document_id)
-            if registration.assign(protocol_number, protocol_date):
-                self.save(registration)
-            return registration
-
-        return self.retrying(attempt)
+        return self.changing(
+            lambda: self.registration(document_id),
+            lambda registration: registration.assign(protocol_number, protocol_date),
+        ).result

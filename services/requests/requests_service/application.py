@@ -299,19 +299,9 @@ class RequestsApplication(ServiceApplication):
     def _update(
         self, request_id: UUID, scope: Scope, change: Callable[[Request], Any]
     ) -> int | None:
-        """Load, change, save (again when another writer got there first).
-
-        Returns the write's position, or None when the change recorded nothing.
-        """
-
-        def attempt() -> int | None:
-            request = self.get_request(request_id, scope=scope)
-            change(request)
-            if not request.pending_events:
-                return None
-            return self.save(request)[-1].notification.id
-
-        return self.retrying(attempt)
+        """Load (within the caller's scope), change, save; the write's position, or None when
+        the change recorded nothing."""
+        return self.changing(lambda: self.get_request(request_id, scope=scope), change).position
 
 
 def _recorded_change(domain_event: Any) -> RecordedChange:
