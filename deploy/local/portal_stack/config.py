@@ -4,11 +4,11 @@ overridable by environment variables."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from .services import REPO, ServiceList, fill, load
+from .services import REPO, Process, ServiceList, fill, load
 
 DEPLOY = REPO / "deploy"
 
@@ -24,29 +24,6 @@ def service_list() -> ServiceList:
 
 def _port(name: str, default: int) -> int:
     return int(os.environ.get(f"PORTAL_{name.upper().replace('-', '_')}_PORT", default))
-
-
-@dataclass(frozen=True)
-class Service:
-    """A Python web process of the stack as it runs here: its entry in deploy/services.toml with
-    the local port and environment."""
-
-    name: str  # process name, URL prefix at the gateway, PORTAL_<NAME>_PORT
-    kind: str
-    app: str  # uvicorn target
-    port: int
-    database: str | None = None
-    health_path: str = ""
-    strip_prefix: bool = False
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def health_url(self) -> str:
-        return self.url + (self.health_path or f"/{self.name}/health")
 
 
 @dataclass(frozen=True)
@@ -113,37 +90,26 @@ class Config:
         return f"http://127.0.0.1:{self.gateway_port}"
 
     @property
-    def services(self) -> tuple[Service, ...]:
-        """Every process of deploy/services.toml, in start order. Ports are read from the
-        environment on each call, so a test may move one."""
+    def services(self) -> tuple[Process, ...]:
+        """Every process of deploy/services.toml as it runs here, in start order: its local port
+        and its environment filled in. Ports are read from the environment on each call, so a
+        test may move one."""
         processes = service_list().processes
         ports = {p.name: _port(p.name, p.port) for p in processes}
         values = self._placeholders(ports)
-        return tuple(
-            Service(
-                name=p.name,
-                kind=p.kind,
-                app=p.app,
-                port=ports[p.name],
-                database=p.database,
-                health_path=p.health_path,
-                strip_prefix=p.strip_prefix,
-                extra_env=fill(p.env, values),
-            )
-            for p in processes
-        )
+        return tuple(replace(p, port=ports[p.name], env=fill(p.env, values)) for p in processes)
 
-    def service(self, name: str) -> Service:
+    def service(self, name: str) -> Process:
         return next(s for s in self.services if s.name == name)
 
-    def service_env(self, service: Service) -> dict[str, str]:
+    def service_env(self, service: Process) -> dict[str, str]:
         """The environment a service process gets (the same names as in docker-compose.yml)."""
         ports = {s.name: s.port for s in self.services}
         return {
             **fill(service_list().env, self._placeholders(ports)),
             "POSTGRES_DBNAME": service.database or "postgres",
             "PYTHONUNBUFFERED": "1",
-            **service.extra_env,
+            **service.env,
         }
 
     def _placeholders(self, ports: dict[str, int]) -> dict[str, str]:

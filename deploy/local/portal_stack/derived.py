@@ -224,7 +224,7 @@ def _compose_process(process: Process, values: Mapping[str, str]) -> str:
     env = {
         "POSTGRES_DBNAME": process.database or "postgres",
         "PORT": str(process.port),
-        "HEALTH_URL": f"http://127.0.0.1:{process.port}{process.health_path}",
+        "HEALTH_URL": process.health_url,
         **fill(process.env, values),
     }
     lines = [

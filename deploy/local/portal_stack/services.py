@@ -53,6 +53,15 @@ class Process:
         return self.health or f"/{self.name}/health"
 
     @property
+    def url(self) -> str:
+        """Its base URL on this machine (the local stack binds every process to loopback)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def health_url(self) -> str:
+        return self.url + self.health_path
+
+    @property
     def env_prefix(self) -> str:
         """NAME as an environment variable prefix: PORTAL_<it>_PORT, <it>_UPSTREAM."""
         return self.name.upper().replace("-", "_")

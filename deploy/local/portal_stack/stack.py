@@ -13,8 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import gateway, kafka, postgres
-from .config import REPO, Config, Service, service_list
+from .config import REPO, Config, service_list
 from .procs import StackError, ensure_port_free, http_ok, port_open, read_pid, spawn, stop, tail
+from .services import Process
 from .system import ensure_packages
 
 HEALTH_TIMEOUT = 90
@@ -84,11 +85,11 @@ def _ensure_jwt_key(path: Path) -> None:
     tmp.rename(path)
 
 
-def _service_pid(cfg: Config, service: Service) -> int | None:
+def _service_pid(cfg: Config, service: Process) -> int | None:
     return read_pid(cfg.run / f"{service.name}.pid")
 
 
-def start_service(cfg: Config, service: Service) -> None:
+def start_service(cfg: Config, service: Process) -> None:
     if _service_pid(cfg, service):
         return
     ensure_port_free(service.port, service.name)

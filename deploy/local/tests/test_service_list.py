@@ -98,7 +98,7 @@ def test_the_local_stack_runs_every_listed_process_with_its_database() -> None:
 def test_a_url_placeholder_follows_the_port_the_environment_gives(monkeypatch) -> None:
     monkeypatch.setenv("PORTAL_PROTOCOL_REGISTRY_PORT", "18999")
     cfg = Config.from_env()
-    assert cfg.service("protocol").extra_env["PROTOCOL_REGISTRY_URL"] == "http://127.0.0.1:18999"
+    assert cfg.service("protocol").env["PROTOCOL_REGISTRY_URL"] == "http://127.0.0.1:18999"
 
 
 def test_the_topics_are_the_event_topics_and_a_dead_letter_topic_per_service() -> None:
