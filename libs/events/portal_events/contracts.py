@@ -110,6 +110,60 @@ class VerificationRevokedV1(Contract):
     revoked_at: datetime
 
 
+@contract
+class UserDisabledV1(Contract):
+    """An admin disabled an account (SPEC ID-4): from `disabled_at` on, every service refuses
+    every token of this user, whenever it was issued, until the account is enabled again."""
+
+    TYPE: ClassVar[str] = "UserDisabled"
+    VERSION: ClassVar[int] = 1
+
+    user_id: UUID
+    reason: str
+    disabled_by: UUID
+    disabled_at: datetime
+
+
+@contract
+class UserEnabledV1(Contract):
+    """An admin enabled a disabled account again (SPEC ID-4). Tokens issued before it was
+    disabled stay refused; the user logs in afresh."""
+
+    TYPE: ClassVar[str] = "UserEnabled"
+    VERSION: ClassVar[int] = 1
+
+    user_id: UUID
+    enabled_by: UUID
+    enabled_at: datetime
+
+
+@contract
+class PasswordChangedV1(Contract):
+    """The user changed their password (SPEC ID-1): tokens issued before `changed_at` are
+    refused from then on."""
+
+    TYPE: ClassVar[str] = "PasswordChanged"
+    VERSION: ClassVar[int] = 1
+
+    user_id: UUID
+    changed_at: datetime
+
+
+@contract
+class StaffUpdatedV1(Contract):
+    """An admin changed a staff member's role or a clerk's department (SPEC ID-4). Tokens
+    issued before `updated_at` carry the old role and department, so they are refused."""
+
+    TYPE: ClassVar[str] = "StaffUpdated"
+    VERSION: ClassVar[int] = 1
+
+    user_id: UUID
+    role: Literal["clerk", "auditor", "admin"]
+    department: str | None = Field(None, description="A code of the department catalogue")
+    updated_by: UUID
+    updated_at: datetime
+
+
 # --- requests (SPEC R-1..R-5) ---------------------------------------------------------------
 
 RequestKind = Literal["request", "complaint", "proposal"]
@@ -183,6 +237,11 @@ class ProtocolRequestedV1(Contract):
     title: str = Field(description="What the registry records as the document's subject")
     applicant_id: UUID | None = None
     requested_at: datetime
+    department: str | None = Field(
+        None,
+        description="The department handling the document (a code of the department "
+        "catalogue): its clerks see the registration. None: only admins and auditors see it",
+    )
 
 
 @contract
