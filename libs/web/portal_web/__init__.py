@@ -10,6 +10,7 @@ from portal_web.auth import (
     CurrentPrincipal,
     OptionalPrincipal,
     Principal,
+    TokenRevocations,
     TokenVerifier,
     require_roles,
 )
@@ -39,6 +40,7 @@ __all__ = [
     "PagingParams",
     "Principal",
     "ServiceSettings",
+    "TokenRevocations",
     "TokenVerifier",
     "configure_logging",
     "create_service_app",

@@ -78,6 +78,8 @@ def create_service_app(
     app.state.token_verifier = token_verifier or TokenVerifier(
         issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url
     )
+    # Set by the composition root (portal_web.service) once the service's database is open.
+    app.state.token_revocations = None
     # Before the routers: `/<service>/{id}` routes would otherwise capture these paths.
     install_docs(app, prefix, title)
     app.state.metrics = install_metrics(app, prefix, name)

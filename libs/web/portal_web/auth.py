@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from uuid import UUID
 
 import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from portal_events import context
+from starlette.concurrency import run_in_threadpool
 
 from portal_web.errors import ApiError
 
@@ -33,10 +34,23 @@ class Principal:
     department: str | None = None
     token_id: str | None = None
     expires_at: int | None = None
+    issued_at: int | None = None
 
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+
+class TokenRevocations(Protocol):
+    """Says whether a token that verified is refused all the same (logged out, password
+    changed, account disabled, role changed) before it expires.
+
+    `refusal` runs in a worker thread, never on the event loop, so it may query PostgreSQL.
+    """
+
+    def refusal(self, principal: Principal) -> str | None:
+        """None to accept the token; else a short English reason, e.g. "account disabled"."""
+        ...
 
 
 class TokenVerifier:
@@ -79,6 +93,7 @@ class TokenVerifier:
                 department=claims.get("department"),
                 token_id=claims.get("jti"),
                 expires_at=claims.get("exp"),
+                issued_at=claims.get("iat"),
             )
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
             raise ApiError(401, "invalid_token", "The access token is invalid or expired.") from exc
@@ -97,17 +112,27 @@ def _verifier(request: Request) -> TokenVerifier:
     return request.app.state.token_verifier
 
 
+async def _refuse_revoked(request: Request, principal: Principal) -> None:
+    revocations: TokenRevocations | None = request.app.state.token_revocations
+    if revocations is None:
+        return
+    reason = await run_in_threadpool(revocations.refusal, principal)
+    if reason is not None:
+        raise ApiError(401, "invalid_token", f"The access token is no longer valid: {reason}.")
+
+
 async def optional_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal | None:
-    """The caller if a token was given (a bad token is still a 401), else None.
+    """The caller if a token was given (a bad or refused token is still a 401), else None.
 
     `async` on purpose: the actor it sets must be visible to the (sync) route that follows.
     """
     if credentials is None:
         return None
     principal = _verifier(request).verify(credentials.credentials)
+    await _refuse_revoked(request, principal)
     context.set_actor(context.Actor(id=str(principal.user_id), role=principal.role))
     return principal
 

@@ -23,6 +23,10 @@ Shutdown runs it backwards. Everything a route needs is on one container, `app.s
 (`Runtime`), reached through `Annotated` dependencies (`application_of`, `read_model_of`,
 `resource_of`); the token verifier is the one thing tests swap (`create_app(token_verifier=...)`).
 
+A token that verifies may still be refused (logged out, password changed, account disabled,
+role changed): `token_revocations` makes the service's `TokenRevocations` (identity passes its
+own, which knows logged-out token ids).
+
 Topics are named by the constants of `portal_events.topics`. A service publishes each of its
 aggregates' public events on that aggregate's topic (`publishes`); it consumes the topics it
 names (`consumes`) with the handlers for the contracts it cares about (`handlers`), as consumer
@@ -51,7 +55,7 @@ from portal_events.schema import creating_tables
 from portal_events.topics import dead_letter_topic
 
 from portal_web.app import create_service_app
-from portal_web.auth import TokenVerifier
+from portal_web.auth import TokenRevocations, TokenVerifier
 from portal_web.errors import ErrorTable, HttpError
 from portal_web.logging import configure_logging
 from portal_web.metrics import ServiceMetrics
@@ -115,6 +119,7 @@ class Service:
     workers: Mapping[str, Callable[[Runtime], Worker]] = field(default_factory=dict)
     on_startup: Callable[[Runtime], None] | None = None
     token_verifier: Callable[[Runtime], TokenVerifier] | None = None
+    token_revocations: Callable[[Runtime], TokenRevocations] | None = None
 
     def create_app(
         self, settings: ServiceSettings | None = None, token_verifier: TokenVerifier | None = None
@@ -168,6 +173,8 @@ class Service:
                 app.state.health_checks[f"read_model:{read_model.name}"] = read_model.health
             if self.token_verifier is not None and declared_verifier:
                 app.state.token_verifier = self.token_verifier(runtime)
+            if self.token_revocations is not None:
+                app.state.token_revocations = self.token_revocations(runtime)
             if self.on_startup is not None:
                 self.on_startup(runtime)
             stack.push_async_callback(loops.stop)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Annotated
@@ -171,3 +172,47 @@ def test_wrong_role_is_403_right_role_passes(client):
     assert client.get("/demo/clerks-only", headers=token()).status_code == 403
     clerk = client.get("/demo/clerks-only", headers=token(role="clerk", department="technical"))
     assert clerk.status_code == 200 and clerk.json() == {"department": "technical"}
+
+
+def on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+class RefusingUser:
+    """A TokenRevocations refusing one user, recording whether each check ran on the loop."""
+
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id
+        self.seen: list[Principal] = []
+        self.on_loop: list[bool] = []
+
+    def refusal(self, principal: Principal) -> str | None:
+        self.seen.append(principal)
+        self.on_loop.append(on_event_loop())
+        return "account disabled" if str(principal.user_id) == self.user_id else None
+
+
+def test_a_refused_token_is_401_invalid_token_with_the_reason_checked_off_the_loop(client):
+    """issue 6 "Token refusal": a token that verifies but is refused answers 401 invalid_token
+    naming why, on every route needing a principal; the check runs in a worker thread."""
+    refused_user = str(uuid.uuid4())
+    revocations = RefusingUser(refused_user)
+    client.app.state.token_revocations = revocations
+
+    refused = client.post("/demo/echo", json={"text": "x"}, headers=token(sub=refused_user))
+    assert refused.status_code == 401
+    assert refused.json() == {
+        "code": "invalid_token",
+        "message": "The access token is no longer valid: account disabled.",
+    }
+    as_clerk = token(sub=refused_user, role="clerk")
+    assert client.get("/demo/clerks-only", headers=as_clerk).status_code == 401
+
+    accepted = client.post("/demo/echo", json={"text": "x"}, headers=token())
+    assert accepted.status_code == 200
+    assert revocations.seen[-1].issued_at is not None
+    assert not any(revocations.on_loop)
