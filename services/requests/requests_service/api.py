@@ -7,7 +7,7 @@ domain errors: `ERRORS` below is the service's one table from domain exceptions 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -39,7 +39,7 @@ from requests_service.schemas import (
     REQUEST_ID_EXAMPLE,
     AnonymousRequestAccepted,
     AnonymousRequestCreate,
-    Department,
+    DepartmentCode,
     InboxRequestSummary,
     InboxRequestSummaryPage,
     ProtocolRequestAccepted,
@@ -89,6 +89,21 @@ ERRORS: ErrorTable = {
 }
 
 
+# The gateway's answer when an address submits anonymously too often (it never reaches us).
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: error_responses(429)[429]
+    | {
+        "description": "Too many submissions from this address: try again later (the gateway)",
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again",
+                "schema": {"type": "integer"},
+            }
+        },
+    }
+}
+
+
 def scope_of(principal: Principal) -> Scope:
     """Citizens and businesses: their own; clerks: their department's; admin/auditor: all."""
     if principal.role in ("admin", "auditor"):
@@ -108,11 +123,11 @@ TRANSITIONS_DOC = (
     "/anonymous",
     status_code=202,
     response_model=AnonymousRequestAccepted,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422) | RATE_LIMITED,
     summary="Anonymous submission (SPEC R-1)",
     description="SPEC R-1. No login. Reaches the default department's inbox; returns no id, "
     "since an anonymous visitor cannot follow it. With an `Idempotency-Key`, a repeat records "
-    "nothing.",
+    "nothing. The gateway limits how often one address may submit (429 with `Retry-After`).",
 )
 def submit_anonymous(
     body: AnonymousRequestCreate,
@@ -194,16 +209,21 @@ def inbox(
     paging: PagingParams,
     status: Annotated[Status | None, Query(description="Only this status")] = None,
     department: Annotated[
-        Department | None,
-        Query(description="Admin only: one department", examples=["technical"]),
+        DepartmentCode | None,
+        Query(
+            description="Admin only: one department's, by its code in the department catalogue "
+            "(`GET /identity/departments`); a clerk always sees their own department's",
+            examples=["technical"],
+        ),
     ] = None,
 ) -> InboxRequestSummaryPage:
+    wanted = department.value if department else None
     if principal.role == "clerk":
-        department = principal.department
-        if department is None:  # a clerk without a department has no inbox
+        wanted = principal.department
+        if wanted is None:  # a clerk without a department has no inbox
             return InboxRequestSummaryPage.of([], 0, paging)
     rows, total = summaries.view.inbox(
-        department, status.value if status else None, paging.limit, paging.offset
+        wanted, status.value if status else None, paging.limit, paging.offset
     )
     items = [InboxRequestSummary(**row) for row in rows]
     return InboxRequestSummaryPage.of(items, total, paging)

@@ -100,8 +100,10 @@ class RequestsApplication(ServiceApplication):
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {YearCounter: 100}
 
     def __init__(self, env: dict[str, str] | None = None, routing: Routing | None = None):
-        super().__init__(env)
+        # First: a routing table naming a department outside the catalogue stops the service
+        # before it touches anything else.
         self.routing = routing or Routing.load()
+        super().__init__(env)
         # Submissions of this process take numbers one at a time: the recorder serialises
         # writes anyway, and without it concurrent submissions collide on the year counter
         # and retry. Other processes still race; `retrying` (inside `save_once`) covers them.

@@ -13,9 +13,12 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from portal_events.departments import check_routing_targets
 
 # Field limits shared by the domain checks and the HTTP models (R-1, R-2).
 SUBJECT_MAX = 200
@@ -23,7 +26,6 @@ TEXT_MAX = 5000
 DESIRED_ACTION_MAX = 2000
 NOTE_MAX = 2000
 CATEGORY_MAX = 64
-DEPARTMENT_MAX = 64
 
 
 class Kind(StrEnum):
@@ -145,20 +147,34 @@ def format_number(year: int, sequence: int) -> str:
 
 # --- routing (R-3: forwarded to the competent clerks) -----------------------------------------
 
+# The routing table the service runs with. A module attribute, read when a Routing is loaded.
+ROUTING_FILE: Traversable = resources.files(__package__).joinpath("routing.toml")
+
 
 @dataclass(frozen=True)
 class Routing:
-    """Category -> department, loaded from data (routing.toml)."""
+    """Category -> department, loaded from data (routing.toml); every target is a code of the
+    department catalogue (`portal_events.departments`)."""
 
     default_department: str
     departments: dict[str, str]
 
     @classmethod
-    def load(cls, text: str | None = None) -> Routing:
-        if text is None:
-            text = resources.files(__package__).joinpath("routing.toml").read_text("utf-8")
+    def load(cls, path: Traversable | None = None) -> Routing:
+        """The routing table in `path` (default: `ROUTING_FILE`). Loaded when the service
+        starts, so a target outside the catalogue stops it (DepartmentUnknown naming the file)
+        instead of routing requests to an inbox no clerk can have."""
+        path = path or ROUTING_FILE
+        return cls.parse(path.read_text("utf-8"), source=str(path))
+
+    @classmethod
+    def parse(cls, text: str, source: str) -> Routing:
+        """The routing table in `text`; DepartmentUnknown, naming `source` and the unknown
+        codes, if the default or any category routes outside the department catalogue."""
         data = tomllib.loads(text)
-        return cls(default_department=data["default"], departments=dict(data["categories"]))
+        routing = cls(default_department=data["default"], departments=dict(data["categories"]))
+        check_routing_targets([routing.default_department, *routing.departments.values()], source)
+        return routing
 
     @property
     def categories(self) -> list[str]:
@@ -305,11 +321,29 @@ class Request(Aggregate):
             raise ProtocolAlreadyAssigned(self.protocol_number)
         if self.protocol_status is not None:
             return False
-        self._protocol_requested(self.subject, self.submitted_by)
+        self._protocol_requested(self.subject, self.submitted_by, self.department)
         return True
 
-    @event("ProtocolRequested", topic="requests:Request.ProtocolRequested")
-    def _protocol_requested(self, title: str, applicant_id: UUID | None) -> None:
+    class ProtocolRequested(Aggregate.Event):
+        """The registry is asked for a number. title, applicant and department ride along for
+        the relay's public contract (the protocol service shows the registration to the
+        department's clerks). Version 1, stored before the department rode along, reads with
+        department None: such a registration is seen by admins and auditors only."""
+
+        TOPIC = "requests:Request.ProtocolRequested"
+        class_version = 2
+        title: str
+        applicant_id: UUID | None
+        department: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["department"] = None
+
+    @event(ProtocolRequested)
+    def _protocol_requested(
+        self, title: str, applicant_id: UUID | None, department: str | None
+    ) -> None:
         self.protocol_status = ProtocolStatus.REQUESTED.value
 
     def mark_protocol_pending(self, attempts: int, reason: str) -> bool:

@@ -74,6 +74,7 @@ def _protocol_requested(e: Any) -> Contract:
         title=e.title,
         applicant_id=e.applicant_id,
         requested_at=e.timestamp,
+        department=e.department,
     )
 
 

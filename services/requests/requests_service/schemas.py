@@ -7,16 +7,17 @@ at most n characters), so nothing that a PostgreSQL text column would refuse is 
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from portal_events.departments import DEPARTMENTS
 from portal_web import ListPage, text
 from pydantic import BaseModel, ConfigDict, Field
 
 from requests_service.application import RequestDetail
 from requests_service.domainmodel import (
     CATEGORY_MAX,
-    DEPARTMENT_MAX,
     DESIRED_ACTION_MAX,
     NOTE_MAX,
     SUBJECT_MAX,
@@ -30,7 +31,8 @@ Text = text(TEXT_MAX)
 DesiredAction = text(DESIRED_ACTION_MAX)
 Note = text(NOTE_MAX)
 Category = text(CATEGORY_MAX)
-Department = text(DEPARTMENT_MAX)
+# A code of the department catalogue: OpenAPI lists them, anything else is 422.
+DepartmentCode = StrEnum("DepartmentCode", {code: code for code in DEPARTMENTS})
 
 REQUEST_ID_EXAMPLE = "3b9a4c52-1d2e-4f6a-8b7c-9d0e1f2a3b4c"
 
@@ -76,7 +78,9 @@ def _category() -> Any:
 
 def _department() -> Any:
     return Field(
-        description="The competent department (whose inbox it is in)", examples=["technical"]
+        description="The competent department, whose clerks' inbox it is in: a code of the "
+        "department catalogue (`GET /identity/departments`)",
+        examples=["technical"],
     )
 
 
@@ -134,7 +138,10 @@ class RequestCreate(BaseModel):
         None, description=f"Επιθυμητή Ενέργεια, at most {DESIRED_ACTION_MAX} characters"
     )
     category: Category | None = Field(
-        None, description="Decides the competent department (routing.toml); none: default"
+        None,
+        description="Decides the competent department through the routing table (e.g. roads → "
+        "technical); an unknown category is 422, listing the known ones; none: the default "
+        "department",
     )
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 from portal_events.contracts import ProtocolAssignedV1, ProtocolRegistrationPendingV1
+from portal_events.departments import DEPARTMENTS
 from portal_events.envelope import Envelope, wrap
 from requests_service.domainmodel import YearCounter
 from requests_service.integration import handlers
@@ -431,6 +432,30 @@ def test_issue5_control_characters_in_the_department_query_are_422(client, token
     )
     assert response.status_code == 422
     assert [d["field"] for d in response.json()["details"]] == ["query.department"]
+
+
+def test_issue6_the_inbox_filter_takes_only_catalogue_departments(client, citizen, token):
+    """Issue 6 (one department catalogue): an admin filters by a catalogue code; any other
+    code is 422, listed in the OpenAPI document as the allowed values."""
+    _, headers = citizen
+    created = submit(client, headers)  # roads -> technical
+    admin = auth(token("admin"))
+    listed = client.get("/requests/inbox", params={"department": "technical"}, headers=admin)
+    assert created["id"] in {item["id"] for item in items(listed)}
+    refused = client.get("/requests/inbox", params={"department": "roads"}, headers=admin)
+    assert refused.status_code == 422
+    assert [d["field"] for d in refused.json()["details"]] == ["query.department"]
+    schema = client.get("/requests/openapi.json").json()["components"]["schemas"]
+    assert schema["DepartmentCode"]["enum"] == list(DEPARTMENTS)
+
+
+def test_issue6_the_anonymous_submission_documents_the_gateways_429(client):
+    """The gateway rate-limits `POST /requests/anonymous` (issue 6): its 429, in the error
+    shape with `Retry-After`, is a documented answer."""
+    operation = client.get("/requests/openapi.json").json()["paths"]["/requests/anonymous"]
+    too_many = operation["post"]["responses"]["429"]
+    assert too_many["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert "Retry-After" in too_many["headers"]
 
 
 def test_issue5_line_ends_and_tabs_are_text_and_greek_is_nfc(client, citizen):

@@ -5,11 +5,9 @@ from uuid import uuid4
 import pytest
 from requests_service.domainmodel import (
     ALLOWED_TRANSITIONS,
-    CategoryUnknown,
     ProtocolAlreadyAssigned,
     ProtocolNumberConflict,
     Request,
-    Routing,
     Status,
     SubmissionInvalid,
     TransitionNotAllowed,
@@ -99,17 +97,3 @@ def test_r2_text_fields_required_stripped_and_limited():
     with pytest.raises(SubmissionInvalid) as info:
         check_text_fields(subject=("   ", 5, True), text=("x" * 6, 5, True), extra=(None, 5, False))
     assert info.value.errors == {"subject": "required", "text": "at most 5 characters"}
-
-
-def test_r3_routing_by_category_is_data():
-    routing = Routing.load('default = "desk"\n[categories]\nroads = "technical"\n')
-    assert routing.department_for("roads") == "technical"
-    assert routing.department_for(None) == "desk"
-    with pytest.raises(CategoryUnknown):
-        routing.department_for("weather")
-
-
-def test_r3_packaged_routing_has_a_default():
-    routing = Routing.load()
-    assert routing.default_department == "citizen_services"
-    assert routing.department_for("roads") == "technical"

@@ -3,6 +3,7 @@ outcomes for the consumer (issue 2 §3, issue 5 §2, R-4)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from uuid import uuid4
 
@@ -61,6 +62,7 @@ def test_r4_request_events_become_public_contracts():
     assert isinstance(protocol, ProtocolRequestedV1)
     assert (protocol.document_id, protocol.document_type) == (request.id, "request")
     assert (protocol.title, protocol.applicant_id) == ("Θέμα", user)
+    assert protocol.department == "technical"  # issue 6: its clerks see the registration
 
 
 def test_r1_anonymous_submission_contract_has_no_submitter():
@@ -110,5 +112,27 @@ def test_r4_an_outcome_for_a_request_that_does_not_exist_is_refused_for_good():
                 ),
                 contract,
             )
+    finally:
+        app.close()
+
+
+def test_issue6_a_protocol_request_stored_before_departments_loads_and_publishes_none():
+    """Version 1 of ProtocolRequested (stored before the department rode along) still loads,
+    and translates to a contract without a department (admins and auditors see it)."""
+    app = RequestsApplication(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    try:
+        request = new_request(uuid4())
+        request.request_protocol()
+        stored = [app.mapper.to_stored_event(e) for e in request.collect_events()]
+        state = app.mapper.transcoder.decode(stored[-1].state)
+        assert (state.pop("class_version"), state.pop("department")) == (2, "technical")
+        stored[-1] = replace(stored[-1], state=app.mapper.transcoder.encode(state))
+        app.recorder.insert_events(stored)
+
+        (_, old_event) = app.repository.event_store.get(request.id)
+        assert old_event.department is None
+        ((_, contract),) = service.translate(old_event)
+        assert isinstance(contract, ProtocolRequestedV1) and contract.department is None
+        assert app.repository.get(request.id).protocol_status == "requested"
     finally:
         app.close()
