@@ -1,4 +1,9 @@
-"""HTTP API of the protocol service: what is pending and what each document got (SPEC X-3, R-4)."""
+"""HTTP API of the protocol service: what is pending and what each document got (SPEC X-3, R-4).
+
+Staff only, each within their scope (issue 6): a clerk sees their own department's
+registrations, admins and auditors every one. Another department's registration does not exist
+for a clerk (404, not 403: its existence is not revealed).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +12,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 from portal_events.projections import ReadModel
-from portal_web import AnyStaff, ErrorTable, HttpError, PagingParams, error_responses
+from portal_web import AnyStaff, ErrorTable, HttpError, PagingParams, Principal, error_responses
 from portal_web.service import application_of, read_model_of
 
-from protocol_service.application import ProtocolApplication
+from protocol_service.application import EVERYTHING, ProtocolApplication, Scope
 from protocol_service.domainmodel import RegistrationNotFound
 from protocol_service.schemas import (
     DOCUMENT_ID_EXAMPLE,
+    DepartmentCode,
     PendingRegistrationSummary,
     PendingRegistrationSummaryPage,
     RegistrationPublic,
@@ -37,10 +43,26 @@ DocumentId = Annotated[
 StatusFilter = Annotated[
     Literal["pending"], Query(description="Which registrations: only `pending` for now")
 ]
+DepartmentFilter = Annotated[
+    DepartmentCode | None,
+    Query(
+        description="Admins and auditors: only this department's, by its code in the department "
+        "catalogue (`GET /identity/departments`). A clerk always sees their own department's.",
+        examples=["technical"],
+    ),
+]
 
 ERRORS: ErrorTable = {
     RegistrationNotFound: HttpError(404, "not_found", "No protocol registration for this document.")
 }
+
+
+def scope_of(principal: Principal) -> Scope:
+    """Admins and auditors: every registration; a clerk: their department's (none without
+    one)."""
+    if principal.role in ("admin", "auditor"):
+        return EVERYTHING
+    return Scope(department=principal.department)
 
 
 @router.get(
@@ -48,16 +70,24 @@ ERRORS: ErrorTable = {
     response_model=PendingRegistrationSummaryPage,
     summary="Protocol registrations pending",
     description="SPEC X-3: the registrations still waiting for a protocol number, oldest first, "
-    "a page at a time with the total (clerk, admin, auditor).",
+    "a page at a time with the total. A clerk sees their own department's; admins and auditors "
+    "see all, or one department's (`department`).",
     responses=error_responses(401, 403, 422),
 )
 def list_registrations(
-    _: AnyStaff,
+    principal: AnyStaff,
     paging: PagingParams,
     pending: PendingRegistrations,
     status: StatusFilter = "pending",
+    department: DepartmentFilter = None,
 ) -> PendingRegistrationSummaryPage:
-    rows, total = pending.view.pending(paging.limit, paging.offset)
+    scope = scope_of(principal)
+    wanted = department.value if department else None
+    if not scope.everything:
+        wanted = scope.department
+        if wanted is None:  # a clerk without a department sees no registration
+            return PendingRegistrationSummaryPage.of([], 0, paging)
+    rows, total = pending.view.pending(paging.limit, paging.offset, department=wanted)
     items = [PendingRegistrationSummary.model_validate(row) for row in rows]
     return PendingRegistrationSummaryPage.of(items, total, paging)
 
@@ -67,8 +97,12 @@ def list_registrations(
     response_model=RegistrationPublic,
     summary="One document's registration",
     description="SPEC R-4, C-4: status, attempts and (once assigned) protocol number and date "
-    "of a document (clerk, admin, auditor).",
+    "of a document. A clerk sees their own department's (another department's: 404); admins "
+    "and auditors see all.",
     responses=error_responses(401, 403, 404, 422),
 )
-def get_registration(document_id: DocumentId, _: AnyStaff, app: ProtocolApp) -> RegistrationPublic:
-    return RegistrationPublic.model_validate(app.registration(document_id))
+def get_registration(
+    document_id: DocumentId, principal: AnyStaff, app: ProtocolApp
+) -> RegistrationPublic:
+    registration = app.registration(document_id, scope=scope_of(principal))
+    return RegistrationPublic.model_validate(registration)

@@ -1,8 +1,14 @@
-"""The Registration aggregate: one document's way into the protocol registry (SPEC R-4, C-4)."""
+"""The Registration aggregate: one document's way into the protocol registry (SPEC R-4, C-4).
+
+A registration belongs to the department handling its document (a code of the department
+catalogue, or None when its owner named none): that department's clerks see it, admins and
+auditors see all (issue 6).
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -33,11 +39,21 @@ class Registration(Aggregate):
         TOPIC = "protocol:Registration.Created"
 
     class Requested(Aggregate.Created):
+        """Version 2 records the department handling the document (its clerks see the
+        registration). Version 1, stored before, reads with department None: admins and
+        auditors only."""
+
         TOPIC = "protocol:Registration.Requested"
+        class_version = 2
         document_id: UUID
         document_type: str
         title: str
         applicant_id: UUID | None
+        department: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["department"] = None
 
     # Later events repeat the document's id and type so that the relay can translate each one
     # to its public contract on its own, without reading the aggregate.
@@ -67,11 +83,13 @@ class Registration(Aggregate):
         document_type: str,
         title: str,
         applicant_id: UUID | None,
+        department: str | None,
     ) -> None:
         self.document_id = document_id
         self.document_type = document_type
         self.title = title
         self.applicant_id = applicant_id
+        self.department = department
         self.attempts = 0
         self.last_failure: str | None = None
         self.next_attempt_at: datetime | None = None

@@ -74,6 +74,7 @@ def handlers(app: ProtocolApplication) -> dict[type[Contract], Handler]:
             document_type=contract.document_type,
             title=contract.title,
             applicant_id=contract.applicant_id,
+            department=contract.department,
         )
 
     return {ProtocolRequestedV1: protocol_requested}

@@ -26,7 +26,7 @@ import structlog
 from portal_events import context
 from portal_web.service import Runtime
 
-from protocol_service.application import ProtocolApplication
+from protocol_service.application import EVERYTHING, ProtocolApplication
 from protocol_service.domainmodel import Registration
 from protocol_service.settings import ProtocolSettings
 from protocol_service.views import PendingRegistrationView
@@ -171,7 +171,7 @@ class Registrar:
                 return self._attempt(row["document_id"], now)
 
     def _attempt(self, document_id: UUID, now: datetime) -> bool:
-        registration = self.app.registration(document_id)
+        registration = self.app.registration(document_id, scope=EVERYTHING)
         if not registration.is_due(now):
             # The read model lags a moment behind the aggregate (assigned or rescheduled).
             return False

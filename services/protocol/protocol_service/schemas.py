@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
+from portal_events.departments import DEPARTMENTS
 from portal_web import ListPage
 from pydantic import BaseModel, ConfigDict, Field
 
 DOCUMENT_ID_EXAMPLE = "3b9a4c52-1d2e-4f6a-8b7c-9d0e1f2a3b4c"
 
 RegistrationStatus = Literal["pending", "assigned"]
+# A code of the department catalogue: OpenAPI lists them, anything else is 422.
+DepartmentCode = StrEnum("DepartmentCode", {code: code for code in DEPARTMENTS})
 
 
 def _document_id() -> Any:
@@ -30,6 +34,15 @@ def _title() -> Any:
     return Field(description="The title sent to the registry", examples=["Αίτημα 2026/000042"])
 
 
+def _department() -> Any:
+    return Field(
+        description="The department handling the document, whose clerks see the registration "
+        "(a code of the department catalogue, `GET /identity/departments`); null: admins and "
+        "auditors only",
+        examples=["technical"],
+    )
+
+
 def _attempts() -> Any:
     return Field(description="Failed attempts so far", examples=[2])
 
@@ -46,6 +59,7 @@ class PendingRegistrationSummary(BaseModel):
     document_id: UUID = _document_id()
     document_type: str = _document_type()
     title: str = _title()
+    department: str | None = _department()
     attempts: int = _attempts()
     last_failure: str | None = _last_failure()
     requested_at: datetime = Field(
@@ -70,6 +84,7 @@ class RegistrationPublic(BaseModel):
     document_id: UUID = _document_id()
     document_type: str = _document_type()
     title: str = _title()
+    department: str | None = _department()
     status: RegistrationStatus = Field(
         description="pending: the registry has not answered yet (retrying); assigned: numbered",
         examples=["assigned"],

@@ -3,6 +3,12 @@
 The registrar works from this table (what is due, and when), so a restart of the service loses
 no pending registration; clerks see the same table as "protocol registrations pending".
 Rows and the tracking position are written in one transaction (exactly-once, rebuildable).
+
+Each row carries the registration's department, so that a clerk lists only their department's
+(issue 6). The table took that column under a new projection name (`_v2`): a projection with a
+new name gets a fresh table, rebuilt from the first event (`portal_events.views`), whereas the
+`CREATE TABLE IF NOT EXISTS` of the DDL would leave an existing table without it. The old
+table, `pending_registrations`, is no longer read or written.
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from portal_events.views import PostgresView
 from protocol_service.domainmodel import Registration
 
 COLUMNS = (
-    "registration_id, document_id, document_type, title, applicant_id, attempts, last_failure, "
-    "requested_at, next_attempt_at, correlation_id"
+    "registration_id, document_id, document_type, title, applicant_id, department, attempts, "
+    "last_failure, requested_at, next_attempt_at, correlation_id"
 )
 
 
@@ -35,22 +41,27 @@ class PendingRegistrationView(PostgresView):
         "document_type text NOT NULL, "
         "title text NOT NULL, "
         "applicant_id uuid, "
+        "department text, "
         "attempts integer NOT NULL DEFAULT 0, "
         "last_failure text, "
         "requested_at timestamptz NOT NULL, "
         "next_attempt_at timestamptz NOT NULL, "
         "correlation_id text)",
     )
-    indexes: ClassVar[dict[str, LiteralString]] = {"due": "next_attempt_at"}  # what is due
+    indexes: ClassVar[dict[str, LiteralString]] = {
+        "due": "next_attempt_at",  # what is due
+        "department": "department, requested_at",  # a department's list
+    }
 
     # --- written by the projection -------------------------------------------------------------
 
     def add(self, row: dict[str, Any], tracking: Tracking) -> None:
         self.write(
             "INSERT INTO {table} (registration_id, document_id, document_type, title, "
-            "applicant_id, requested_at, next_attempt_at, correlation_id) VALUES "
+            "applicant_id, department, requested_at, next_attempt_at, correlation_id) VALUES "
             "(%(registration_id)s, %(document_id)s, %(document_type)s, %(title)s, "
-            "%(applicant_id)s, %(requested_at)s, %(requested_at)s, %(correlation_id)s) "
+            "%(applicant_id)s, %(department)s, %(requested_at)s, %(requested_at)s, "
+            "%(correlation_id)s) "
             "ON CONFLICT DO NOTHING",
             row,
             tracking,
@@ -104,20 +115,24 @@ class PendingRegistrationView(PostgresView):
             )
             yield curs.fetchone()
 
-    def pending(self, limit: int, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        """One page of the pending registrations, oldest first, and how many there are."""
+    def pending(
+        self, limit: int, offset: int = 0, department: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the pending registrations of `department` (of all, departments or none,
+        when None), oldest first, and how many there are."""
         return self.select_page(
             columns=COLUMNS,
-            where="",
+            where="WHERE %(department)s::text IS NULL OR department = %(department)s",
             order_by="requested_at, document_id",
-            params={},
+            params={"department": department},
             limit=limit,
             offset=offset,
         )
 
 
 class PendingRegistrationProjection(Projection[PendingRegistrationView]):
-    name = "pending_registrations"
+    # _v2: with the department (see the module docstring); renamed, the view rebuilds from zero.
+    name = "pending_registrations_v2"
     topics = (
         Registration.Requested.TOPIC,
         Registration.AttemptFailed.TOPIC,
@@ -136,6 +151,7 @@ class PendingRegistrationProjection(Projection[PendingRegistrationView]):
             "document_type": event.document_type,
             "title": event.title,
             "applicant_id": event.applicant_id,
+            "department": event.department,
             "requested_at": event.timestamp,
             "correlation_id": event_metadata(event).get("correlation_id"),
         }

@@ -13,10 +13,18 @@ from fastapi.testclient import TestClient
 from protocol_service.main import service
 from protocol_service.settings import ProtocolSettings
 
+DEPARTMENT = "technical"
+
 
 @pytest.fixture
 def bearer(token):
-    return lambda role: {"Authorization": f"Bearer {token(role)}"}
+    """bearer(role): headers with a token of that role; a clerk's is of DEPARTMENT unless told."""
+
+    def headers(role: str, department: str | None = DEPARTMENT) -> dict[str, str]:
+        clerks_department = department if role == "clerk" else None
+        return {"Authorization": f"Bearer {token(role, department=clerks_department)}"}
+
+    return headers
 
 
 @pytest.fixture
@@ -45,10 +53,12 @@ def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
     return value
 
 
-def request_registration(client: TestClient, title: str = "Αίτημα 1") -> uuid.UUID:
+def request_registration(
+    client: TestClient, title: str = "Αίτημα 1", department: str | None = DEPARTMENT
+) -> uuid.UUID:
     document_id = uuid.uuid4()
     client.app.state.runtime.application.request_registration(
-        document_id=document_id, document_type="request", title=title
+        document_id=document_id, document_type="request", title=title, department=department
     )
     return document_id
 
@@ -56,7 +66,7 @@ def request_registration(client: TestClient, title: str = "Αίτημα 1") -> u
 def test_health(client):
     health = client.get("/protocol/health").json()
     assert health["status"] == "ok", health
-    assert {"read_model:pending_registrations", "registrar"} <= set(health["checks"])
+    assert {"read_model:pending_registrations_v2", "registrar"} <= set(health["checks"])
 
 
 def test_pending_list_and_detail_for_staff_x3_r4(client, registry, bearer):
@@ -74,6 +84,7 @@ def test_pending_list_and_detail_for_staff_x3_r4(client, registry, bearer):
     assert (page["total"], page["limit"], page["offset"]) == (1, 100, 0)
     (item,) = page["items"]
     assert (item["document_id"], item["last_failure"]) == (str(document_id), "HTTP 503")
+    assert item["department"] == DEPARTMENT
 
     detail = client.get(f"/protocol/registrations/{document_id}", headers=bearer("auditor"))
     assert detail.status_code == 200
@@ -136,3 +147,51 @@ def test_control_characters_in_the_query_are_refused_issue5(client, bearer):
     refused = client.get("/protocol/registrations?status=pend%00ing", headers=bearer("clerk"))
     assert refused.status_code == 422
     assert refused.json()["details"][0]["field"] == "query.status"
+
+
+def pending_ids(client: TestClient, headers: dict[str, str], **params: str) -> set[str]:
+    page = client.get("/protocol/registrations", params=params, headers=headers)
+    assert page.status_code == 200, page.text
+    return {item["document_id"] for item in page.json()["items"]}
+
+
+def test_issue6_a_clerk_sees_only_their_departments_registrations(client, registry, bearer):
+    """Issue 6: a clerk lists and reads only their department's registrations; another's is 404
+    (its existence not revealed), as is one without a department; admins and auditors see all
+    and may filter by department."""
+    registry.put("/control", json={"mode": "down"})  # all stay pending, so all are listed
+    technical = str(request_registration(client, department="technical"))
+    sanitation = str(request_registration(client, department="sanitation"))
+    unassigned = str(request_registration(client, department=None))
+    everything = {technical, sanitation, unassigned}
+    eventually(lambda: pending_ids(client, bearer("admin")) == everything)
+
+    assert pending_ids(client, bearer("clerk", "technical")) == {technical}
+    assert pending_ids(client, bearer("clerk", "sanitation"), department="technical") == {
+        sanitation
+    }  # a clerk's own department, whatever the filter
+    assert pending_ids(client, bearer("clerk", None)) == set()
+    assert pending_ids(client, bearer("auditor")) == everything
+    assert pending_ids(client, bearer("admin"), department="sanitation") == {sanitation}
+
+    def answer(document_id: str, headers: dict[str, str]) -> int:
+        return client.get(f"/protocol/registrations/{document_id}", headers=headers).status_code
+
+    assert answer(technical, bearer("clerk", "technical")) == 200
+    hidden = client.get(
+        f"/protocol/registrations/{technical}", headers=bearer("clerk", "sanitation")
+    )
+    assert (hidden.status_code, hidden.json()["code"]) == (404, "not_found")
+    assert answer(unassigned, bearer("clerk", "technical")) == 404
+    assert answer(technical, bearer("clerk", None)) == 404
+    assert {answer(d, bearer("auditor")) for d in everything} == {200}
+    detail = client.get(f"/protocol/registrations/{unassigned}", headers=bearer("admin"))
+    assert (detail.status_code, detail.json()["department"]) == (200, None)
+
+
+def test_issue6_the_department_filter_takes_only_catalogue_codes(client, bearer):
+    refused = client.get(
+        "/protocol/registrations", params={"department": "nowhere"}, headers=bearer("admin")
+    )
+    assert refused.status_code == 422
+    assert [d["field"] for d in refused.json()["details"]] == ["query.department"]

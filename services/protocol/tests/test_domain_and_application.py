@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -15,7 +16,7 @@ from portal_events.contracts import (
 from portal_events.envelope import wrap
 from portal_events.mapper import event_metadata
 from portal_events.topics import PROTOCOL_REGISTRATION_EVENTS
-from protocol_service.application import ProtocolApplication
+from protocol_service.application import EVERYTHING, ProtocolApplication, Scope
 from protocol_service.domainmodel import (
     Registration,
     RegistrationAlreadyAssigned,
@@ -47,7 +48,7 @@ def test_duplicate_request_makes_one_registration_c4(app):
     assert request(app, document_id) is True
     assert request(app, document_id) is False
 
-    registration = app.registration(document_id)
+    registration = app.registration(document_id, scope=EVERYTHING)
     assert registration.id == id_for(document_id)
     assert registration.version == 1
     assert registration.status == "pending"
@@ -56,7 +57,7 @@ def test_duplicate_request_makes_one_registration_c4(app):
 
 def test_unknown_document_is_not_found(app):
     with pytest.raises(RegistrationNotFound):
-        app.registration(uuid.uuid4())
+        app.registration(uuid.uuid4(), scope=EVERYTHING)
 
 
 def test_failed_attempts_count_and_reschedule_then_assignment_is_final_c4(app):
@@ -149,3 +150,65 @@ def test_consumer_handler_is_idempotent_r4(app):
     (stored,) = app.repository.event_store.get(id_for(contract.document_id))
     assert isinstance(stored, Registration.Requested)
     assert (stored.document_id, stored.title) == (contract.document_id, contract.title)
+
+
+def test_issue6_the_registration_records_the_department_of_the_request(app):
+    contract = ProtocolRequestedV1(
+        document_id=uuid.uuid4(),
+        document_type="request",
+        title="Αίτημα 2026/000002",
+        requested_at=NOW,
+        department="technical",
+    )
+    envelope = wrap(
+        contract, source="requests", subject=str(contract.document_id), sequence=6, occurred_at=NOW
+    )
+    handlers(app)[ProtocolRequestedV1](envelope, contract)
+
+    (stored,) = app.repository.event_store.get(id_for(contract.document_id))
+    assert stored.department == "technical"
+    assert app.registration(contract.document_id, scope=EVERYTHING).department == "technical"
+
+
+def test_issue6_a_clerk_sees_only_their_departments_registrations(app):
+    """Admins and auditors (EVERYTHING) see all; a clerk their department's; a registration
+    without a department is in no clerk's scope; elsewhere it does not exist (not found)."""
+    technical, unassigned = uuid.uuid4(), uuid.uuid4()
+    app.request_registration(
+        document_id=technical, document_type="request", title="Α", department="technical"
+    )
+    app.request_registration(document_id=unassigned, document_type="request", title="Β")
+
+    assert app.registration(technical, scope=Scope(department="technical")).document_id == technical
+    for scope in (Scope(department="sanitation"), Scope(department=None)):
+        with pytest.raises(RegistrationNotFound):
+            app.registration(technical, scope=scope)
+    with pytest.raises(RegistrationNotFound):
+        app.registration(unassigned, scope=Scope(department="technical"))
+    assert app.registration(unassigned, scope=EVERYTHING).department is None
+
+
+def test_issue6_a_registration_stored_before_departments_loads_without_one(app):
+    """Version 1 of Requested, stored before the department was recorded, still loads: with
+    department None (admins and auditors only)."""
+    document_id = uuid.uuid4()
+    registration = Registration(
+        document_id=document_id,
+        document_type="request",
+        title="Αίτημα 2025/000001",
+        applicant_id=None,
+        department="technical",
+    )
+    (stored,) = [app.mapper.to_stored_event(e) for e in registration.collect_events()]
+    state = app.mapper.transcoder.decode(stored.state)
+    assert (state.pop("class_version"), state.pop("department")) == (2, "technical")
+    app.recorder.insert_events([replace(stored, state=app.mapper.transcoder.encode(state))])
+
+    loaded = app.registration(document_id, scope=EVERYTHING)
+    assert (loaded.title, loaded.department, loaded.status) == (
+        "Αίτημα 2025/000001",
+        None,
+        "pending",
+    )
+    app.record_assignment(document_id, "2025/000099", date(2025, 12, 30))  # and it carries on
+    assert app.registration(document_id, scope=EVERYTHING).status == "assigned"

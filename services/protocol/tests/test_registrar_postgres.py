@@ -12,7 +12,7 @@ from typing import Any
 
 from portal_events.application import event_name
 from portal_events.projections import ReadModel
-from protocol_service.application import ProtocolApplication
+from protocol_service.application import EVERYTHING, ProtocolApplication
 from protocol_service.domainmodel import id_for
 from protocol_service.registrar import HttpRegistryClient, Registrar, RetryPolicy
 from protocol_service.views import PendingRegistrationProjection, PendingRegistrationView
@@ -76,7 +76,7 @@ def test_outage_records_a_failed_attempt_then_assigns_exactly_once_c4(pg_env, re
         registry.put("/control", json={"mode": "up"})
         clock.advance(POLICY.delay(1))
         assert svc.registrar.process_one() is True
-        registration = svc.app.registration(document_id)
+        registration = svc.app.registration(document_id, scope=EVERYTHING)
         assert registration.status == "assigned"
         assert svc.pending() == []
         assert svc.registrar.process_one() is False
@@ -93,14 +93,14 @@ def test_lost_answer_retry_gets_the_same_number_c4(pg_env, registry, clock):
     with service(pg_env, str(registry.base_url), clock, timeout=0.3) as svc:
         svc.request(document_id)
         assert svc.registrar.process_one() is True
-        registration = svc.app.registration(document_id)
+        registration = svc.app.registration(document_id, scope=EVERYTHING)
         assert (registration.attempts, registration.last_failure) == (1, "timeout")
         number = registry.get(f"/registrations/{document_id}").json()["protocol_number"]
 
         registry.put("/control", json={"mode": "up"})
         clock.advance(POLICY.delay(1))
         assert svc.registrar.process_one() is True
-        assert svc.app.registration(document_id).protocol_number == number
+        assert svc.app.registration(document_id, scope=EVERYTHING).protocol_number == number
         assert stored_types(svc.app, document_id).count("Assigned") == 1
 
 
@@ -119,12 +119,12 @@ def test_pending_registration_survives_a_restart_c4(pg_env, registry):
     with service(pg_env, str(registry.base_url)) as svc:
         svc.request(document_id)
         assert svc.registrar.process_one() is True
-        assert svc.app.registration(document_id).attempts == 1
+        assert svc.app.registration(document_id, scope=EVERYTHING).attempts == 1
 
     registry.put("/control", json={"mode": "up"})
     with service(pg_env, str(registry.base_url)) as svc:  # a new process, same database
         asyncio.run(_run_until_assigned(svc, document_id, timeout=5))
-        assert svc.app.registration(document_id).status == "assigned"
+        assert svc.app.registration(document_id, scope=EVERYTHING).status == "assigned"
         assert svc.pending() == []
 
 
@@ -132,7 +132,7 @@ async def _run_until_assigned(svc: Service, document_id: uuid.UUID, timeout: flo
     worker = asyncio.create_task(svc.registrar.run())
     try:
         async with asyncio.timeout(timeout):
-            while svc.app.registration(document_id).status != "assigned":
+            while svc.app.registration(document_id, scope=EVERYTHING).status != "assigned":
                 await asyncio.sleep(0.05)
     finally:
         worker.cancel()
@@ -148,7 +148,7 @@ def test_shutdown_finishes_the_registration_in_hand_c4(pg_env, registry):
     with service(pg_env, str(registry.base_url)) as svc:
         svc.request(document_id)
         asyncio.run(_cancel_while_in_hand(svc, registry, document_id))
-        registration = svc.app.registration(document_id)
+        registration = svc.app.registration(document_id, scope=EVERYTHING)
         given = registry.get(f"/registrations/{document_id}").json()["protocol_number"]
         assert (registration.status, registration.protocol_number) == ("assigned", given)
 
@@ -183,7 +183,7 @@ async def _assigned_without_polling(svc: Service) -> None:
         document_id = uuid.uuid4()
         await asyncio.to_thread(svc.request, document_id)
         async with asyncio.timeout(10):  # far below the poll interval
-            while svc.app.registration(document_id).status != "assigned":
+            while svc.app.registration(document_id, scope=EVERYTHING).status != "assigned":
                 await asyncio.sleep(0.02)
     finally:
         worker.cancel()
