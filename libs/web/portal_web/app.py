@@ -75,9 +75,7 @@ def create_service_app(
     )
     app.state.settings = settings
     app.state.health_checks = dict(health_checks or {})
-    app.state.token_verifier = token_verifier or TokenVerifier(
-        issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url
-    )
+    app.state.token_verifier = token_verifier or TokenVerifier.from_settings(settings)
     # Set by the composition root (portal_web.service) once the service's database is open.
     app.state.token_revocations = None
     # Before the routers: `/<service>/{id}` routes would otherwise capture these paths.

@@ -1,11 +1,13 @@
 """Verify identity's JWTs locally (ES256, issuer, audience, expiry) and check roles.
 
 Identity publishes its public keys as a JWKS; every other service fetches and caches them
-(PyJWT's PyJWKClient) and never calls identity per request.
+(`portal_web.jwks`) and never calls identity per request. A token that verifies may still be
+refused (`TokenRevocations`: logged out, password changed, account disabled, role changed).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
@@ -18,6 +20,8 @@ from portal_events import context
 from starlette.concurrency import run_in_threadpool
 
 from portal_web.errors import ApiError
+from portal_web.jwks import JwksKeys, KeysUnavailable, UnknownKey
+from portal_web.settings import ServiceSettings
 
 ALGORITHM = "ES256"  # pinned: a token naming another `alg` is rejected
 ROLES = ("citizen", "business", "clerk", "auditor", "admin")
@@ -54,7 +58,12 @@ class TokenRevocations(Protocol):
 
 
 class TokenVerifier:
-    """Verifies bearer tokens with a static public key (identity itself, tests) or a JWKS URL."""
+    """Verifies bearer tokens with a static public key (identity itself, tests) or with the keys
+    at a JWKS URL (every other service; `portal_web.jwks`).
+
+    `leeway` (seconds) absorbs clock skew between identity and this service, for `exp`, `iat`
+    and `nbf` alike.
+    """
 
     def __init__(
         self,
@@ -63,27 +72,87 @@ class TokenVerifier:
         audience: str,
         jwks_url: str | None = None,
         public_key: Any = None,
+        leeway: float = 30.0,
+        jwks_timeout: float = 2.0,
+        jwks_ttl: float = 300.0,
+        jwks_refetch_interval: float = 5.0,
     ) -> None:
         if (jwks_url is None) == (public_key is None):
             raise ValueError("give exactly one of jwks_url and public_key")
         self.issuer = issuer
         self.audience = audience
+        self.leeway = leeway
         self._public_key = public_key
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self._jwks = (
+            JwksKeys(
+                jwks_url,
+                timeout=jwks_timeout,
+                ttl=jwks_ttl,
+                refetch_interval=jwks_refetch_interval,
+            )
+            if jwks_url
+            else None
+        )
 
-    def _key_for(self, token: str) -> Any:
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
+        """The verifier of a service that is not identity: identity's keys from its JWKS."""
+        return cls(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            jwks_url=settings.jwks_url,
+            leeway=settings.jwt_leeway_seconds,
+            jwks_timeout=settings.jwks_timeout_seconds,
+            jwks_ttl=settings.jwks_cache_seconds,
+            jwks_refetch_interval=settings.jwks_refetch_interval_seconds,
+        )
+
+    async def authenticate(self, token: str) -> Principal:
+        """`verify` for the event loop: a key that must be fetched is waited for, not blocked on.
+
+        401 `invalid_token` for a bad token; 503 `identity_unavailable` when its key cannot be
+        fetched from identity.
+        """
         if self._jwks is None:
-            return self._public_key
-        return self._jwks.get_signing_key_from_jwt(token).key
+            return self._decode(token, self._public_key)
+        kid = _key_id(token)
+        try:
+            key = await self._jwks.key(kid)
+        except (KeysUnavailable, UnknownKey) as exc:
+            raise self._key_problem(exc) from exc
+        return self._decode(token, key)
 
     def verify(self, token: str) -> Principal:
+        """The same for callers off the event loop (it may wait for a fetch of the keys)."""
+        if self._jwks is None:
+            return self._decode(token, self._public_key)
+        try:
+            key = self._jwks.key_blocking(_key_id(token))
+        except (KeysUnavailable, UnknownKey) as exc:
+            raise self._key_problem(exc) from exc
+        return self._decode(token, key)
+
+    def _key_problem(self, exc: Exception) -> ApiError:
+        if isinstance(exc, KeysUnavailable) and self._jwks is not None:
+            retry_after = max(1, math.ceil(self._jwks.refetch_interval))
+            return ApiError(
+                503,
+                "identity_unavailable",
+                "Access tokens cannot be checked right now: the identity service is "
+                "unreachable. Try again shortly.",
+                headers={"Retry-After": str(retry_after)},
+            )
+        return _invalid_token()
+
+    def _decode(self, token: str, key: Any) -> Principal:
         try:
             claims = jwt.decode(
                 token,
-                self._key_for(token),
+                key,
                 algorithms=[ALGORITHM],
                 issuer=self.issuer,
                 audience=self.audience,
+                leeway=self.leeway,
                 options={"require": ["exp", "iat", "sub", "iss", "aud"]},
             )
             return Principal(
@@ -96,7 +165,22 @@ class TokenVerifier:
                 issued_at=claims.get("iat"),
             )
         except (jwt.PyJWTError, ValueError, KeyError) as exc:
-            raise ApiError(401, "invalid_token", "The access token is invalid or expired.") from exc
+            raise _invalid_token() from exc
+
+
+def _invalid_token() -> ApiError:
+    return ApiError(401, "invalid_token", "The access token is invalid or expired.")
+
+
+def _key_id(token: str) -> str:
+    """The `kid` a token names (unverified: it only picks the key to verify with)."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError as exc:
+        raise _invalid_token() from exc
+    if not isinstance(kid, str) or not kid:
+        raise _invalid_token()
+    return kid
 
 
 def _known_role(role: Any) -> str:
@@ -131,7 +215,7 @@ async def optional_principal(
     """
     if credentials is None:
         return None
-    principal = _verifier(request).verify(credentials.credentials)
+    principal = await _verifier(request).authenticate(credentials.credentials)
     await _refuse_revoked(request, principal)
     context.set_actor(context.Actor(id=str(principal.user_id), role=principal.role))
     return principal

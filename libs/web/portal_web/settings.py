@@ -20,6 +20,13 @@ class ServiceSettings(BaseSettings):
     jwks_url: str = "http://127.0.0.1:8101/identity/.well-known/jwks.json"
     jwt_issuer: str = "portal-identity"
     jwt_audience: str = "portal"
+    # Clock skew between identity and this service that token times (exp, iat) tolerate.
+    jwt_leeway_seconds: float = 30.0
+    # Identity's keys: how long one fetch may take, how long they are kept, and the least time
+    # between two fetches (an unknown `kid` asks for one; forged kids must not flood identity).
+    jwks_timeout_seconds: float = 2.0
+    jwks_cache_seconds: float = 300.0
+    jwks_refetch_interval_seconds: float = 5.0
 
     # Read-your-writes: how long a write waits for its read model before answering anyway.
     read_your_writes_timeout_seconds: float = 2.0
