@@ -1,0 +1,93 @@
+"""Who may call what: the documented answer of every route of every service for each role
+(issue 6, "an authorization matrix test"; ASVS 5.0 V8.1.1 "authorization documentation", V8.2.1
+function-level and V8.2.2 data-specific access).
+
+Each route acts on resources owned by `citizen` and routed to `clerk`'s department: the
+citizen's request (category `roads`, routed to `technical`), its protocol registration, the
+citizen's own user id. The columns, one per role of `portal_roles.ROLES`:
+
+    anon   anonymous       no token
+    citz   citizen         the resource's owner
+    busn   business        another user, a business
+    ocit   other_citizen   another citizen
+    oclk   other_clerk     a clerk of another department
+    clrk   clerk           a clerk of the resource's department
+    audt   auditor         reads everything, changes nothing
+    admn   admin
+
+The statuses are the ones authorization decides (2xx allowed; 401 no token; 403 wrong role;
+404 not yours, so that it is not even known to exist) and, where the role may call the route but
+the account cannot do it, the documented domain answer (409 `not_applicable`: staff have no
+citizen profile). tests/test_authorization.py fails on a route of any service's OpenAPI missing
+here, and on a route listed here that no OpenAPI has.
+"""
+
+from __future__ import annotations
+
+from portal_roles import (
+    ADMIN,
+    ANONYMOUS,
+    AUDITOR,
+    BUSINESS,
+    CITIZEN,
+    CLERK,
+    OTHER_CITIZEN,
+    OTHER_CLERK,
+    ROLES,
+)
+
+Route = tuple[str, str]  # (method, path template as in the OpenAPI)
+
+COLUMNS = {
+    "anon": ANONYMOUS,
+    "citz": CITIZEN,
+    "busn": BUSINESS,
+    "ocit": OTHER_CITIZEN,
+    "oclk": OTHER_CLERK,
+    "clrk": CLERK,
+    "audt": AUDITOR,
+    "admn": ADMIN,
+}
+
+# One row per route: method, path template, then the status each role gets.
+TABLE = """
+method path                                            anon citz busn ocit oclk clrk audt admn
+GET    /identity/health                                200  200  200  200  200  200  200  200
+GET    /identity/.well-known/jwks.json                 200  200  200  200  200  200  200  200
+POST   /identity/users                                 201  201  201  201  201  201  201  201
+POST   /identity/token                                 200  200  200  200  200  200  200  200
+POST   /identity/logout                                401  204  204  204  204  204  204  204
+GET    /identity/me                                    401  200  200  200  200  200  200  200
+PUT    /identity/me/profile                            401  200  200  200  409  409  409  409
+GET    /identity/users                                 401  403  403  403  200  200  200  200
+POST   /identity/staff                                 401  403  403  403  403  403  403  201
+POST   /identity/users/{user_id}/verification          401  403  403  403  201  201  403  403
+DELETE /identity/users/{user_id}/verification          401  403  403  403  200  200  403  403
+GET    /requests/health                                200  200  200  200  200  200  200  200
+POST   /requests/anonymous                             202  202  202  202  202  202  202  202
+POST   /requests                                       401  201  201  201  403  403  403  403
+GET    /requests                                       401  200  200  200  200  200  200  200
+GET    /requests/inbox                                 401  403  403  403  200  200  403  200
+GET    /requests/{request_id}                          401  200  404  404  404  200  200  200
+POST   /requests/{request_id}/reply                    401  403  403  403  404  200  403  200
+POST   /requests/{request_id}/status                   401  403  403  403  404  200  403  200
+POST   /requests/{request_id}/protocol                 401  403  403  403  404  202  403  202
+GET    /protocol/health                                200  200  200  200  200  200  200  200
+GET    /protocol/registrations                         401  403  403  403  200  200  200  200
+GET    /protocol/registrations/{document_id}           401  403  403  403  404  200  200  200
+"""
+
+
+def parse(table: str) -> dict[Route, dict[str, int]]:
+    header, *rows = table.strip().splitlines()
+    roles = [COLUMNS[column] for column in header.split()[2:]]
+    assert tuple(roles) == ROLES, f"the columns are not the roles of ROLES: {roles}"
+    matrix: dict[Route, dict[str, int]] = {}
+    for row in rows:
+        method, path, *statuses = row.split()
+        assert (method, path) not in matrix, f"{method} {path}: two rows"
+        matrix[(method, path)] = dict(zip(ROLES, map(int, statuses), strict=True))
+    return matrix
+
+
+MATRIX = parse(TABLE)

@@ -1,0 +1,282 @@
+"""The authorization matrix, through the gateway (issue 6; ASVS 5.0 V8.1.1, V8.2.1, V8.2.2): for
+every route in every service's OpenAPI, each role gets the answer tests/authorization_matrix.py
+documents, and a route without an entry there fails.
+
+Every call is a valid one (a body the route accepts, an existing resource), so that only
+authorization can tell the roles apart and no 422 masks its answer. A call expected to succeed
+on a route whose success changes the resource (a status change, a verification) gets a resource
+of its own; logging out uses a second token of the role; a password change ends every token of
+its caller, so it runs last.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from portal_stack.services import load as load_service_list
+
+sys.path.insert(0, str(Path(__file__).parent))
+from authorization_matrix import MATRIX, Route
+from portal_roles import (
+    ADMIN,
+    ANONYMOUS,
+    AUDITOR,
+    BUSINESS,
+    BUSINESS_PROFILE,
+    CITIZEN,
+    CITIZEN_PROFILE,
+    CLERK,
+    OTHER_CITIZEN,
+    OTHER_CLERK,
+    Casting,
+    Person,
+    new_email,
+    new_password,
+)
+
+# Every service of the portal, from the one list (deploy/services.toml): a new one is covered.
+SERVICES = [process.name for process in load_service_list().services]
+METHODS = {"get", "put", "post", "delete", "patch"}
+
+# The resources the routes act on: the citizen's request, in a category routed to the clerk's
+# department (services/requests/requests_service/routing.toml); the other clerk's is another.
+CATEGORY, DEPARTMENT, OTHER_DEPARTMENT = "roads", "technical", "sanitation"
+
+# Routes after which the caller's tokens are refused everywhere: they run after all others.
+ENDS_EVERY_TOKEN: set[Route] = {("PUT", "/identity/me/password")}
+
+
+def documented_routes(gateway: httpx.Client) -> set[Route]:
+    routes: set[Route] = set()
+    for service in SERVICES:
+        response = gateway.get(f"/{service}/openapi.json")
+        assert response.status_code == 200, f"{service}: {response.text}"
+        routes |= {
+            (method.upper(), path)
+            for path, item in response.json()["paths"].items()
+            for method in item
+            if method in METHODS
+        }
+    return routes
+
+
+# --- the world the routes act on ------------------------------------------------------------
+
+
+@dataclass
+class World:
+    """One person per role, with the resources of the matrix's rows."""
+
+    gateway: httpx.Client
+    casting: Casting
+    people: dict[str, Person]
+    spare_tokens: dict[str, str]  # a second token per role, for logging out
+    request_id: str = ""  # the citizen's, routed to DEPARTMENT, with a protocol registration
+    path_parameters: dict[str, str] = field(default_factory=dict)
+
+    def new_request(self) -> str:
+        """A new request by the citizen, routed to the clerk's department."""
+        response = self.gateway.post(
+            "/requests",
+            json={
+                "kind": "complaint",
+                "subject": "Λακκούβα στην οδό Ερμού",
+                "text": "Μεγάλη λακκούβα μπροστά στο νούμερο 12.",
+                "category": CATEGORY,
+            },
+            headers=self.people[CITIZEN].headers,
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
+
+    def verified_citizen(self) -> str:
+        """A new citizen whom the clerk has verified in person (ID-3)."""
+        user_id = self.casting.registered().user_id
+        response = self.gateway.post(
+            f"/identity/users/{user_id}/verification",
+            json=VERIFICATION,
+            headers=self.people[CLERK].headers,
+        )
+        assert response.status_code == 201, response.text
+        return user_id
+
+
+@pytest.fixture(scope="module")
+def world(gateway, admin, eventually) -> World:
+    matrix_admin = Casting(gateway, admin.token).staff("admin")
+    casting = Casting(gateway, matrix_admin.token)
+    people = {
+        CITIZEN: casting.registered("citizen"),
+        BUSINESS: casting.registered("business"),
+        OTHER_CITIZEN: casting.registered("citizen", role=OTHER_CITIZEN),
+        OTHER_CLERK: casting.staff("clerk", OTHER_DEPARTMENT, as_role=OTHER_CLERK),
+        CLERK: casting.staff("clerk", DEPARTMENT),
+        AUDITOR: casting.staff("auditor"),
+        ADMIN: matrix_admin,
+    }
+    spare_tokens = {role: casting.log_in(p.email, p.password) for role, p in people.items()}
+    world = World(gateway, casting, people, spare_tokens)
+
+    world.request_id = world.new_request()
+    response = gateway.post(f"/requests/{world.request_id}/protocol", headers=people[CLERK].headers)
+    assert response.status_code == 202, response.text
+    eventually(
+        lambda: (
+            gateway.get(
+                f"/protocol/registrations/{world.request_id}", headers=people[ADMIN].headers
+            ).status_code
+            == 200
+        )
+    )
+    world.path_parameters = {
+        "user_id": people[CITIZEN].user_id,
+        "request_id": world.request_id,
+        "document_id": world.request_id,  # a request's protocol registration has its id
+    }
+    return world
+
+
+# --- how each route is called -----------------------------------------------------------------
+
+VERIFICATION = {"document_type": "identity_card", "document_number": "ΑΒ123456"}
+Body = Callable[[World, str], dict[str, Any]]  # (world, role) -> httpx keyword arguments
+
+
+def no_body(world: World, role: str) -> dict[str, Any]:
+    return {}
+
+
+def json_body(body: dict[str, Any]) -> Body:
+    return lambda world, role: {"json": body}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A valid call of a route: its body, and for a route whose success changes the resource,
+    `fresh` makes the path parameters of a resource of its own for each call expected to
+    succeed (a second success on the same one would be a conflict)."""
+
+    body: Body = no_body
+    fresh: Callable[[World], dict[str, str]] | None = None
+    spare_token: bool = False
+
+
+RECIPES: dict[Route, Recipe] = {
+    ("POST", "/identity/users"): Recipe(
+        lambda world, role: {
+            "json": {"kind": "citizen", "email": new_email("matrix"), "password": new_password()}
+        }
+    ),
+    ("POST", "/identity/token"): Recipe(
+        lambda world, role: {
+            "data": {
+                "username": world.people[CITIZEN].email,
+                "password": world.people[CITIZEN].password,
+            }
+        }
+    ),
+    ("POST", "/identity/logout"): Recipe(spare_token=True),
+    ("PUT", "/identity/me/profile"): Recipe(
+        lambda world, role: {"json": BUSINESS_PROFILE if role == BUSINESS else CITIZEN_PROFILE}
+    ),
+    ("POST", "/identity/staff"): Recipe(
+        lambda world, role: {
+            "json": {"email": new_email("auditor"), "password": new_password(), "role": "auditor"}
+        }
+    ),
+    ("POST", "/identity/users/{user_id}/verification"): Recipe(
+        json_body(VERIFICATION),
+        fresh=lambda world: {"user_id": world.casting.registered().user_id},
+    ),
+    ("DELETE", "/identity/users/{user_id}/verification"): Recipe(
+        json_body({"reason": "Το έγγραφο είχε λήξει"}),
+        fresh=lambda world: {"user_id": world.verified_citizen()},
+    ),
+    ("POST", "/requests/anonymous"): Recipe(
+        json_body({"subject": "Θόρυβος", "text": "Θόρυβος από κατάστημα μετά τα μεσάνυχτα."})
+    ),
+    ("POST", "/requests"): Recipe(
+        json_body(
+            {
+                "kind": "request",
+                "subject": "Κλάδεμα δέντρων",
+                "text": "Τα δέντρα της οδού κρύβουν τον φανοστάτη.",
+                "category": CATEGORY,
+            }
+        )
+    ),
+    ("POST", "/requests/{request_id}/reply"): Recipe(
+        json_body({"text": "Ενημερώθηκε το συνεργείο."})
+    ),
+    ("POST", "/requests/{request_id}/status"): Recipe(
+        json_body({"status": "under_review"}),
+        fresh=lambda world: {"request_id": world.new_request()},
+    ),
+    ("POST", "/requests/{request_id}/protocol"): Recipe(
+        fresh=lambda world: {"request_id": world.new_request()}
+    ),
+}
+
+
+def call(world: World, route: Route, role: str, expected: int) -> httpx.Response:
+    method, template = route
+    recipe = RECIPES.get(route, Recipe())
+    parameters = world.path_parameters
+    if recipe.fresh is not None and 200 <= expected < 300:
+        parameters = parameters | recipe.fresh(world)
+
+    def parameter(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in parameters, f"{method} {template}: no value for path parameter {name!r}"
+        return parameters[name]
+
+    headers = {}
+    if role != ANONYMOUS:
+        token = world.spare_tokens[role] if recipe.spare_token else world.people[role].token
+        headers["Authorization"] = f"Bearer {token}"
+    path = re.sub(r"\{(\w+)\}", parameter, template)
+    return world.gateway.request(method, path, headers=headers, **recipe.body(world, role))
+
+
+# --- the tests --------------------------------------------------------------------------------
+
+
+def test_the_matrix_has_an_entry_for_every_route_of_every_service_and_no_other(gateway):
+    """Issue 6: a new route without an entry in the matrix fails; so does an entry for a route
+    that no service has any more."""
+    documented = documented_routes(gateway)
+    missing = sorted(documented - MATRIX.keys())
+    stale = sorted(MATRIX.keys() - documented)
+    assert not missing, "routes without an entry in tests/authorization_matrix.py: " + ", ".join(
+        f"{method} {path}" for method, path in missing
+    )
+    assert not stale, "entries of tests/authorization_matrix.py for no route: " + ", ".join(
+        f"{method} {path}" for method, path in stale
+    )
+
+
+ROUTES_IN_ORDER = [route for route in MATRIX if route not in ENDS_EVERY_TOKEN] + [
+    route for route in MATRIX if route in ENDS_EVERY_TOKEN
+]
+
+
+@pytest.mark.parametrize("route", ROUTES_IN_ORDER, ids=" ".join)
+def test_each_role_gets_the_documented_answer(world, route):
+    """Issue 6 / ASVS 5.0 V8.2.1, V8.2.2: anonymous, the owner, a business, another citizen, a
+    clerk of another department, the department's clerk, an auditor and an admin each get the
+    status the matrix documents for this route."""
+    wrong = []
+    for role, expected in MATRIX[route].items():
+        response = call(world, route, role, expected)
+        if response.status_code != expected:
+            wrong.append(
+                f"{role}: expected {expected}, got {response.status_code} {response.text[:200]}"
+            )
+    assert not wrong, f"{' '.join(route)}:\n" + "\n".join(wrong)
