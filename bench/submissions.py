@@ -15,9 +15,10 @@ Measures, in one run:
   traffic on a shared stack shows here too: measure on a quiet one;
 - submissions/s and POST /requests latency p50/p95/p99 at the chosen concurrency;
 - the same for a no-op FastAPI POST with the same body (portal_simulators.noop: parses it,
-  stores nothing) through the same gateway, and submissions/s as a ratio to it. When the
-  gateway has no /noop route the no-op app is started here and posted to directly, and the
-  output says so (the ratio then leaves nginx out of the floor);
+  stores nothing) through the same nginx (its operators' listener: a bench target is not
+  public), and submissions/s as a ratio to it. When the gateway has no /noop route the no-op
+  app is started here and posted to directly, and the output says so (the ratio then leaves
+  nginx out of the floor);
 - submit -> visible in the citizen's own list (p50/p99);
 - clerk asks protocol -> citizen sees the number (p50/p99; crosses Kafka twice);
 - for comparison, the raw one-row INSERT+COMMIT rate of the same PostgreSQL, one client.
@@ -120,10 +121,10 @@ async def submissions(client, citizens, total: int, concurrency: int) -> tuple[l
 
 @contextlib.contextmanager
 def noop_target(gateway_url: str) -> Iterator[tuple[str, str]]:
-    """(base URL, how it is reached) of the no-op app: the gateway's /noop route when the stack
-    runs it, otherwise a uvicorn started here for the run."""
+    """(base URL, how it is reached) of the no-op app: the /noop route of the gateway's
+    operators' listener when the stack runs it, otherwise a uvicorn started here for the run."""
     if http_ok(f"{gateway_url}/noop/health"):
-        yield gateway_url, "through the gateway"
+        yield gateway_url, "through the gateway's operators' listener"
         return
     port = free_port()
     server = subprocess.Popen(
@@ -301,7 +302,7 @@ async def main(args: argparse.Namespace, stack) -> None:
         # Warm-up: connections, JWKS caches, the year's counter.
         await submissions(client, citizens, args.concurrency * 2, args.concurrency)
         # The floor right before the submissions, so that both meet the same machine.
-        with noop_target(stack.gateway_url) as (noop_url, noop_route):
+        with noop_target(stack.gateway_operators_url) as (noop_url, noop_route):
             noop_latencies, noop_elapsed = await noop_posts(noop_url, args)
         latencies, created, elapsed = await submissions(
             client, citizens, args.total, args.concurrency

@@ -14,6 +14,10 @@ DEPLOY = REPO / "deploy"
 
 DEMO_ADMIN_EMAIL = "admin@demo.portal.gr"
 DEMO_ADMIN_PASSWORD = "Demo-Admin-2026!"  # noqa: S105 - public demo value, printed by `up`
+# Identity accepts the demo password only here (PORTAL_ENVIRONMENT), and believes X-Forwarded-For
+# only from the gateway, which the local stack runs on loopback (TRUSTED_PROXIES).
+ENVIRONMENT = "local"
+TRUSTED_PROXIES = "127.0.0.1/32,::1/128"
 
 
 @cache
@@ -33,6 +37,7 @@ class Config:
     kafka_port: int
     kafka_controller_port: int
     gateway_port: int
+    gateway_operators_port: int
     kafka_version: str
     log4j_version: str
     admin_email: str
@@ -43,12 +48,14 @@ class Config:
     def from_env(cls) -> Config:
         env = os.environ
         kafka_port = _port("kafka", 19092)
+        gateway_port = _port("gateway", 8000)
         return cls(
             state=Path(env.get("PORTAL_STATE_DIR", REPO / ".stack")).resolve(),
             pg_port=_port("pg", 54329),
             kafka_port=kafka_port,
             kafka_controller_port=_port("kafka-controller", kafka_port + 1),
-            gateway_port=_port("gateway", 8000),
+            gateway_port=gateway_port,
+            gateway_operators_port=_port("gateway-operators", gateway_port + 1),
             kafka_version=env.get("KAFKA_VERSION", "4.3.1"),
             log4j_version=env.get("LOG4J_VERSION", "2.25.3"),
             admin_email=env.get("PORTAL_ADMIN_EMAIL", DEMO_ADMIN_EMAIL),
@@ -90,6 +97,11 @@ class Config:
         return f"http://127.0.0.1:{self.gateway_port}"
 
     @property
+    def gateway_operators_url(self) -> str:
+        """The gateway's operators' listener: simulators and bench targets (never public)."""
+        return f"http://127.0.0.1:{self.gateway_operators_port}"
+
+    @property
     def services(self) -> tuple[Process, ...]:
         """Every process of deploy/services.toml as it runs here, in start order: its local port
         and its environment filled in. Ports are read from the environment on each call, so a
@@ -122,6 +134,8 @@ class Config:
             "jwt_key_file": str(self.jwt_key),
             "admin_email": self.admin_email,
             "admin_password": self.admin_password,
+            "environment": ENVIRONMENT,
+            "trusted_proxies": TRUSTED_PROXIES,
             **{
                 p.url_placeholder: f"http://127.0.0.1:{ports[p.name]}"
                 for p in service_list().processes

@@ -1,5 +1,5 @@
-"""The committed files derived from deploy/services.toml: docker-compose.yml and the routes block
-of deploy/nginx/portal.conf.template.
+"""The committed files derived from deploy/services.toml: docker-compose.yml and the routes blocks
+of deploy/nginx/portal.conf.template (public: the services; operators': simulators and bench).
 
 `python -m portal_stack.generate` (`make generate`) rewrites them after the list changed;
 deploy/local/tests checks that they are up to date. The local stack renders its gateway routes
@@ -11,25 +11,91 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from .config import DEMO_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD, REPO
+from .config import DEMO_ADMIN_EMAIL, REPO
 from .services import STACK_INIT, Process, ServiceList, fill
 
 COMPOSE_FILE = REPO / "docker-compose.yml"
 GATEWAY_TEMPLATE = REPO / "deploy" / "nginx" / "portal.conf.template"
-
-ROUTES_BEGIN = "# BEGIN routes generated from deploy/services.toml"
-ROUTES_END = "# END routes"
-_ROUTES_BLOCK = re.compile(
-    rf"^(?P<indent>[ \t]*){re.escape(ROUTES_BEGIN)}[^\n]*\n"
-    rf".*?^[ \t]*{re.escape(ROUTES_END)}[^\n]*$",
-    re.MULTILINE | re.DOTALL,
-)
+# Included by the gateway's own answers; beside portal.conf wherever that is installed.
+GATEWAY_ANSWER_HEADERS = REPO / "deploy" / "nginx" / "gateway-answer.conf"
 
 
 # --- gateway --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """One limit_req zone of the public gateway: the steady rate per client address (nginx
+    syntax, "10r/m") and the burst answered at once above it."""
+
+    rate: str
+    burst: int
+
+
+@dataclass(frozen=True)
+class GatewayLimits:
+    """The public gateway's rate limits (POST only, per client address) and the Retry-After of
+    its 429; they fill the LIMIT_* placeholders of the gateway template."""
+
+    login: RateLimit  # POST /identity/token
+    register: RateLimit  # POST /identity/users
+    anonymous: RateLimit  # POST /requests/anonymous
+    retry_after_seconds: int
+
+    def placeholders(self) -> dict[str, str]:
+        values = {"LIMIT_RETRY_AFTER_SECONDS": str(self.retry_after_seconds)}
+        for zone in ("login", "register", "anonymous"):
+            limit: RateLimit = getattr(self, zone)
+            values[f"LIMIT_{zone.upper()}_RATE"] = limit.rate
+            values[f"LIMIT_{zone.upper()}_BURST"] = str(limit.burst)
+        return values
+
+
+# Production (docker-compose.yml): a person types a password a few times a minute; an office
+# behind one address may hold a dozen people logging in at nine. Identity's own throttle still
+# counts failures per account and address behind this.
+GATEWAY_LIMITS = GatewayLimits(
+    login=RateLimit("10r/m", 20),
+    register=RateLimit("5r/m", 10),
+    anonymous=RateLimit("5r/m", 10),
+    retry_after_seconds=60,
+)
+# The local stack: every test registers and logs in users from 127.0.0.1, so the limits are far
+# higher, yet a burst of a few hundred concurrent POSTs still meets them (tests/test_gateway.py).
+LOCAL_GATEWAY_LIMITS = GatewayLimits(
+    login=RateLimit("50r/s", 100),
+    register=RateLimit("50r/s", 100),
+    anonymous=RateLimit("50r/s", 100),
+    retry_after_seconds=1,
+)
+
+
+@dataclass(frozen=True)
+class RoutesBlock:
+    """A generated block of routes in the gateway template, between its two marker comments."""
+
+    begin: str
+    end: str
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile(
+            rf"^(?P<indent>[ \t]*){re.escape(self.begin)}[^\n]*\n"
+            rf".*?^[ \t]*{re.escape(self.end)}[^\n]*$",
+            re.MULTILINE | re.DOTALL,
+        )
+
+
+PUBLIC_ROUTES = RoutesBlock(
+    "# BEGIN public routes generated from deploy/services.toml", "# END public routes"
+)
+OPERATORS_ROUTES = RoutesBlock(
+    "# BEGIN operators' routes generated from deploy/services.toml", "# END operators' routes"
+)
 
 
 def upstream_variable(name: str) -> str:
@@ -37,28 +103,40 @@ def upstream_variable(name: str) -> str:
     return f"{name.upper().replace('-', '_')}_UPSTREAM"
 
 
-def route(name: str, strip_prefix: bool) -> str:
+def route(name: str, strip_prefix: bool) -> list[str]:
+    """The locations that send `/<name>` and `/<name>/...` to the process, and nothing else
+    (a bare `location /protocol` would also take `/protocol-registry/...`)."""
     upstream = "http://${" + upstream_variable(name) + "}"
     if strip_prefix:
         # The trailing slashes make nginx replace /<name>/ by / on the way in.
-        return f"location /{name}/ {{ proxy_pass {upstream}/; }}"
-    # No trailing slash: with one, nginx would answer `POST /requests` with a 301 to /requests/.
-    return f"location /{name} {{ proxy_pass {upstream}; }}"
-
-
-def with_routes(template: str, routes: Iterable[tuple[str, bool]]) -> str:
-    """`template` with its routes block replaced by one route per (name, strip_prefix)."""
-    match = _ROUTES_BLOCK.search(template)
-    if match is None:
-        raise ValueError(f"the gateway template has no '{ROUTES_BEGIN}' ... '{ROUTES_END}' block")
-    indent = match["indent"]
-    lines = [
-        f"{ROUTES_BEGIN} by `make generate`; do not edit.",
-        *(route(name, strip) for name, strip in routes),
-        ROUTES_END,
+        return [f"location /{name}/ {{ proxy_pass {upstream}/; }}"]
+    # The exact location takes the bare prefix: without it nginx would answer `POST /requests`
+    # with a 301 to /requests/.
+    return [
+        f"location = /{name} {{ proxy_pass {upstream}; }}",
+        f"location /{name}/ {{ proxy_pass {upstream}; }}",
     ]
-    block = "\n".join(indent + line for line in lines)
-    return template[: match.start()] + block + template[match.end() :]
+
+
+def _with_block(template: str, block: RoutesBlock, processes: Iterable[Process]) -> str:
+    match = block.pattern.search(template)
+    if match is None:
+        raise ValueError(f"the gateway template has no '{block.begin}' ... '{block.end}' block")
+    lines = [
+        f"{block.begin} by `make generate`; do not edit.",
+        *(line for p in processes for line in route(p.name, p.strip_prefix)),
+        block.end,
+    ]
+    text = "\n".join(match["indent"] + line for line in lines)
+    return template[: match.start()] + text + template[match.end() :]
+
+
+def with_routes(template: str, processes: Iterable[Process]) -> str:
+    """`template` with one route per process: the portal's services in the public block, the
+    simulators and bench targets in the operators' block (issue 6: none of those is public)."""
+    processes = list(processes)
+    template = _with_block(template, PUBLIC_ROUTES, (p for p in processes if p.public))
+    return _with_block(template, OPERATORS_ROUTES, (p for p in processes if not p.public))
 
 
 # --- docker-compose -------------------------------------------------------------------------
@@ -67,6 +145,11 @@ def with_routes(template: str, routes: Iterable[tuple[str, bool]]) -> str:
 DATA_DIR = "/data"
 KEYS_DIR = "/keys"
 JWT_KEY_FILE = f"{KEYS_DIR}/jwt-es256.pem"
+# The compose network's range, fixed so that identity can trust the gateway's X-Forwarded-For
+# (TRUSTED_PROXIES); another range through PORTAL_COMPOSE_SUBNET if this one is taken.
+COMPOSE_SUBNET = "${PORTAL_COMPOSE_SUBNET:-172.30.80.0/24}"
+GATEWAY_PORT = 8000
+GATEWAY_OPERATORS_PORT = 8001
 
 
 def _compose_values(listed: ServiceList) -> dict[str, str]:
@@ -77,7 +160,11 @@ def _compose_values(listed: ServiceList) -> dict[str, str]:
         "data_dir": DATA_DIR,
         "jwt_key_file": JWT_KEY_FILE,
         "admin_email": "${PORTAL_ADMIN_EMAIL:-" + DEMO_ADMIN_EMAIL + "}",
-        "admin_password": "${PORTAL_ADMIN_PASSWORD:-" + DEMO_ADMIN_PASSWORD + "}",
+        # No demo default outside the local stack: compose refuses to start without one.
+        "admin_password": "${PORTAL_ADMIN_PASSWORD:?set PORTAL_ADMIN_PASSWORD, 12 characters or"
+        " more, for the bootstrapped admin}",
+        "environment": "production",
+        "trusted_proxies": COMPOSE_SUBNET,
         **{p.url_placeholder: f"http://{p.name}:{p.port}" for p in listed.processes},
     }
 
@@ -194,15 +281,21 @@ services:
 """
 
 _GATEWAY = """\
-  # The gateway: the same server block as the local stack, filled by the image's envsubst.
+  # The gateway: the same servers as the local stack's, filled by the image's envsubst. Only the
+  # public listener is published; the operators' one (simulators, bench target) answers inside
+  # the container: docker compose exec gateway curl -s 127.0.0.1:{operators_port}/...
   gateway:
     image: nginx:1.27
     environment:
-      GATEWAY_LISTEN: "8000"
+      GATEWAY_LISTEN: "{port}"
+      GATEWAY_OPERATORS_LISTEN: "127.0.0.1:{operators_port}"
+      GATEWAY_ACCESS_LOG: /var/log/nginx/access.log
+{limits}
 {upstreams}
     volumes:
       - ./deploy/nginx/portal.conf.template:/etc/nginx/templates/portal.conf.template:ro
-    ports: ["127.0.0.1:8000:8000"]
+      - ./deploy/nginx/gateway-answer.conf:/etc/nginx/gateway-answer.conf:ro
+    ports: ["127.0.0.1:{port}:{port}"]
     depends_on:
 {depends_on}
     healthcheck:
@@ -211,12 +304,21 @@ _GATEWAY = """\
         - bash
         - -c
         - >-
-          exec 3<>/dev/tcp/127.0.0.1/8000;
+          exec 3<>/dev/tcp/127.0.0.1/{port};
           printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3; grep -q ' 200 ' <&3
       interval: 5s
       timeout: 3s
       retries: 10
     restart: unless-stopped
+"""
+
+
+_NETWORKS = f"""\
+networks:
+  default:
+    ipam:
+      config:
+        - subnet: "{COMPOSE_SUBNET}"
 """
 
 
@@ -251,6 +353,11 @@ def compose(listed: ServiceList) -> str:
         keys_dir=KEYS_DIR,
     )
     gateway = _GATEWAY.format(
+        port=GATEWAY_PORT,
+        operators_port=GATEWAY_OPERATORS_PORT,
+        limits="\n".join(
+            f'      {name}: "{value}"' for name, value in GATEWAY_LIMITS.placeholders().items()
+        ),
         upstreams="\n".join(
             f"      {upstream_variable(p.name)}: {p.name}:{p.port}" for p in listed.processes
         ),
@@ -266,6 +373,7 @@ def compose(listed: ServiceList) -> str:
         *(_compose_process(p, values) for p in listed.processes),
         gateway,
         "volumes:\n" + "".join(f"  {v}:\n" for v in volumes),
+        _NETWORKS,
     ]
     return "\n".join(parts)
 
@@ -275,10 +383,9 @@ def compose(listed: ServiceList) -> str:
 
 def derived_files(listed: ServiceList) -> dict[Path, str]:
     """Each derived file with the content the list implies."""
-    routes = [(p.name, p.strip_prefix) for p in listed.processes]
     return {
         COMPOSE_FILE: compose(listed),
-        GATEWAY_TEMPLATE: with_routes(GATEWAY_TEMPLATE.read_text(), routes),
+        GATEWAY_TEMPLATE: with_routes(GATEWAY_TEMPLATE.read_text(), listed.processes),
     }
 
 

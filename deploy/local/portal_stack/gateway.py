@@ -1,5 +1,6 @@
 """The gateway: nginx with a config rendered from deploy/nginx into the state dir, one route per
-process of deploy/services.toml."""
+process of deploy/services.toml: the services on the public listener, simulators and bench
+targets on the operators' one."""
 
 from __future__ import annotations
 
@@ -9,8 +10,18 @@ import signal
 from string import Template
 
 from .config import DEPLOY, Config
-from .derived import upstream_variable, with_routes
-from .procs import StackError, ensure_port_free, http_ok, read_pid, spawn, stop, tail, wait_until
+from .derived import GATEWAY_ANSWER_HEADERS, LOCAL_GATEWAY_LIMITS, upstream_variable, with_routes
+from .procs import (
+    StackError,
+    ensure_port_free,
+    http_ok,
+    read_pid,
+    run,
+    spawn,
+    stop,
+    tail,
+    wait_until,
+)
 
 TEMPLATES = DEPLOY / "nginx"
 
@@ -26,19 +37,20 @@ def render(cfg: Config) -> bool:
     values = {
         "STATE_DIR": str(cfg.state),
         "GATEWAY_LISTEN": f"127.0.0.1:{cfg.gateway_port}",
+        "GATEWAY_OPERATORS_LISTEN": f"127.0.0.1:{cfg.gateway_operators_port}",
+        "GATEWAY_ACCESS_LOG": str(cfg.logs / "gateway-access.log"),
+        **LOCAL_GATEWAY_LIMITS.placeholders(),
         **{upstream_variable(s.name): f"127.0.0.1:{s.port}" for s in cfg.services},
     }
     # The routes come from the list itself, so a process just added is routed before
     # `make generate` has refreshed the committed template.
-    routes = [(s.name, s.strip_prefix) for s in cfg.services]
+    files = {
+        "nginx.conf": (TEMPLATES / "nginx.local.conf.template").read_text(),
+        "portal.conf": with_routes((TEMPLATES / "portal.conf.template").read_text(), cfg.services),
+        GATEWAY_ANSWER_HEADERS.name: GATEWAY_ANSWER_HEADERS.read_text(),
+    }
     changed = False
-    for template, name in (
-        ("nginx.local.conf.template", "nginx.conf"),
-        ("portal.conf.template", "portal.conf"),
-    ):
-        text = (TEMPLATES / template).read_text()
-        if name == "portal.conf":
-            text = with_routes(text, routes)
+    for name, text in files.items():
         # safe_substitute: nginx's own $variables are not ours to fill.
         text = Template(text).safe_substitute(values)
         target = prefix / name
@@ -48,16 +60,30 @@ def render(cfg: Config) -> bool:
     return changed
 
 
+def _nginx() -> str:
+    return shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def check_config(cfg: Config) -> None:
+    """`nginx -t` on the rendered config: a running nginx given a bad one on reload keeps the
+    old one and says so only in its log."""
+    prefix = cfg.state / "nginx"
+    run([_nginx(), "-t", "-q", "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", "stderr"])
+
+
 def ensure_running(cfg: Config, say) -> None:
     changed = render(cfg)
     running = pid(cfg)
     if running and changed:
+        check_config(cfg)
         say("reloading the gateway configuration")
         os.kill(running, signal.SIGHUP)
     if running:
+        _wait_healthy(cfg, cfg.logs / "gateway.log")
         return
     ensure_port_free(cfg.gateway_port, "gateway")
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    ensure_port_free(cfg.gateway_operators_port, "gateway-operators")
+    nginx = _nginx()
     prefix = cfg.state / "nginx"
     say(f"starting the gateway (nginx) on {cfg.gateway_url}")
     log = cfg.logs / "gateway.log"
@@ -69,9 +95,15 @@ def ensure_running(cfg: Config, say) -> None:
         env={},
         cwd=prefix,
     )
-    healthy = lambda: http_ok(f"{cfg.gateway_url}/health")  # noqa: E731
+    _wait_healthy(cfg, log)
+
+
+def _wait_healthy(cfg: Config, log) -> None:
+    """Both listeners answer (after a reload: the operators' one may be new)."""
+    urls = (f"{cfg.gateway_url}/health", f"{cfg.gateway_operators_url}/health")
+    healthy = lambda: all(http_ok(url) for url in urls)  # noqa: E731
     if not wait_until(lambda: healthy() or not pid(cfg), 15) or not healthy():
-        raise StackError(f"the gateway did not start\n--- {log} ---\n{tail(log)}")
+        raise StackError(f"the gateway is not healthy\n--- {log} ---\n{tail(log)}")
 
 
 def stop_server(cfg: Config) -> None:

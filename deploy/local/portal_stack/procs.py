@@ -12,6 +12,10 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+# Whatever the stack's processes write (logs, data, keys) is readable by its own user and group
+# only: logs hold e-mail addresses and ids (issue 6).
+UMASK = 0o027
+
 
 class StackError(RuntimeError):
     """Something of the stack failed; the message says what and shows the log."""
@@ -44,7 +48,7 @@ def read_pid(pid_file: Path) -> int | None:
 def spawn(argv: Sequence[str], pid_file: Path, log: Path, env: dict[str, str], cwd: Path) -> int:
     """Start argv detached (own session: Ctrl-C in the caller's terminal does not reach it)."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
+    with open_log(log) as out:
         proc = subprocess.Popen(  # noqa: S603 - argv built by us
             argv,
             cwd=cwd,
@@ -53,10 +57,16 @@ def spawn(argv: Sequence[str], pid_file: Path, log: Path, env: dict[str, str], c
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            umask=UMASK,
         )
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     pid_file.write_text(f"{proc.pid} {_start_time(proc.pid) or ''}\n")
     return proc.pid
+
+
+def open_log(log: Path):
+    """The log file for appending, created readable by its owner and group only."""
+    return os.fdopen(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640), "ab")
 
 
 def stop(pid: int | None, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
@@ -128,11 +138,11 @@ def tail(log: Path, lines: int = 40) -> str:
 def run(argv: Sequence[str], log: Path | None = None, **kwargs) -> None:
     """Run a setup command to completion; on failure raise with its output."""
     result = subprocess.run(  # noqa: S603 - argv built by us
-        argv, capture_output=True, text=True, start_new_session=True, **kwargs
+        argv, capture_output=True, text=True, start_new_session=True, umask=UMASK, **kwargs
     )
     if log is not None:
-        with log.open("a") as f:
-            f.write(result.stdout + result.stderr)
+        with open_log(log) as f:
+            f.write((result.stdout + result.stderr).encode())
     if result.returncode != 0:
         raise StackError(
             f"`{' '.join(argv)}` failed ({result.returncode}):\n{result.stdout}{result.stderr}"

@@ -27,6 +27,20 @@ STACK_PACKAGE = "deploy/local"
 STACK_INIT = "stack-init"
 
 KINDS = ("service", "simulator", "bench")
+
+# What every deployment (the local stack, docker-compose) fills in, besides each process's
+# $<name>_url; see the comment at the top of deploy/services.toml.
+DEPLOYMENT_PLACEHOLDERS = (
+    "postgres_host",
+    "postgres_port",
+    "kafka_bootstrap",
+    "data_dir",
+    "jwt_key_file",
+    "admin_email",
+    "admin_password",
+    "environment",
+    "trusted_proxies",
+)
 _NAME = re.compile(r"[a-z][a-z0-9-]*")
 
 
@@ -47,6 +61,12 @@ class Process:
     health: str = ""
     strip_prefix: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def public(self) -> bool:
+        """Routed by the public gateway: only the portal's own services are. Simulators and
+        bench targets are reached by operators and tests only (issue 6)."""
+        return self.kind == "service"
 
     @property
     def health_path(self) -> str:
@@ -135,15 +155,8 @@ def _check(listed: ServiceList, path: Path) -> None:
         if p.kind == "service" and not p.database:
             fail(f"{p.name}: a service has its own database")
     # Every placeholder must be one that each deployment knows how to fill.
-    known = {
-        "postgres_host": "",
-        "postgres_port": "",
-        "kafka_bootstrap": "",
-        "data_dir": "",
-        "jwt_key_file": "",
-        "admin_email": "",
-        "admin_password": "",
-        **{p.url_placeholder: "" for p in listed.processes},
+    known = dict.fromkeys(DEPLOYMENT_PLACEHOLDERS, "") | {
+        p.url_placeholder: "" for p in listed.processes
     }
     for owner, env in [("[env]", listed.env), *((p.name, p.env) for p in listed.processes)]:
         try:

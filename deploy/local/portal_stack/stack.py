@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import sys
 import time
 from dataclasses import dataclass
@@ -14,7 +15,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from . import gateway, kafka, postgres
 from .config import REPO, Config, service_list
-from .procs import StackError, ensure_port_free, http_ok, port_open, read_pid, spawn, stop, tail
+from .procs import (
+    UMASK,
+    StackError,
+    ensure_port_free,
+    http_ok,
+    port_open,
+    read_pid,
+    spawn,
+    stop,
+    tail,
+)
 from .services import Process
 from .system import ensure_packages
 
@@ -31,6 +42,7 @@ class StackInfo:
 
     state_dir: Path
     gateway_url: str
+    gateway_operators_url: str  # simulators and bench targets, by their prefix; never public
     kafka_bootstrap: str
     pg_host: str
     pg_port: int
@@ -47,6 +59,13 @@ class StackInfo:
             f"password={self.pg_password} dbname={dbname}"
         )
 
+    def url_of(self, name: str) -> str:
+        """The base URL of one process on its own port (bypassing the gateway)."""
+        try:
+            return self.services[name]
+        except KeyError:
+            raise KeyError(f"no process {name!r} in the stack: {sorted(self.services)}") from None
+
     def docs_urls(self) -> dict[str, str]:
         """The API docs of each of the portal's services (not of simulators or bench targets)."""
         return {p.name: f"{self.gateway_url}/{p.name}/docs" for p in service_list().services}
@@ -56,11 +75,12 @@ def info(cfg: Config) -> StackInfo:
     return StackInfo(
         state_dir=cfg.state,
         gateway_url=cfg.gateway_url,
+        gateway_operators_url=cfg.gateway_operators_url,
         kafka_bootstrap=cfg.kafka_bootstrap,
         pg_host="127.0.0.1",
         pg_port=cfg.pg_port,
         pg_user=postgres.USER,
-        pg_password="postgres",  # noqa: S106 - trust auth; the services expect a value
+        pg_password=postgres.PASSWORD,
         services={s.name: s.url for s in cfg.services},
         admin_email=cfg.admin_email,
         admin_password=cfg.admin_password,
@@ -69,6 +89,8 @@ def info(cfg: Config) -> StackInfo:
 
 
 def _ensure_jwt_key(path: Path) -> None:
+    """The identity's signing key: created with mode 0600 (never readable by others, not even
+    for a moment), then renamed into place so that no reader sees half a key."""
     if path.exists():
         return
     say(f"generating the ES256 signing key {path}")
@@ -78,11 +100,28 @@ def _ensure_jwt_key(path: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pem)
-    tmp.chmod(0o600)
+    tmp.unlink(missing_ok=True)  # left by an interrupted start; O_EXCL must create it afresh
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(pem)
     tmp.rename(path)
+
+
+def _make_private(cfg: Config) -> None:
+    """The state dir (data, keys, logs with e-mail addresses) is its owner's alone. Processes
+    write with umask 027 (procs.UMASK); this also closes up a state dir made before that. As
+    root, the `postgres` user still needs to pass through it to its cluster and its log: search
+    permission only (o+x), which lists and reads nothing."""
+    passage = 0o001 if os.geteuid() == 0 else 0
+    for folder in (cfg.state, cfg.logs, cfg.run):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder in (cfg.state, cfg.logs):
+        folder.chmod(0o700 | passage)
+        for entry in folder.iterdir():
+            mode = entry.lstat().st_mode
+            if not stat.S_ISLNK(mode) and mode & 0o007:
+                entry.chmod(stat.S_IMODE(mode) & ~0o007)
 
 
 def _service_pid(cfg: Config, service: Process) -> int | None:
@@ -123,9 +162,16 @@ def _wait_healthy(cfg: Config) -> None:
 
 def ensure_up(say=say) -> StackInfo:
     """Start whatever of the stack is not running yet; a running healthy stack is left as is."""
+    previous = os.umask(UMASK)  # what this process writes into the state dir, too
+    try:
+        return _ensure_up(say)
+    finally:
+        os.umask(previous)
+
+
+def _ensure_up(say) -> StackInfo:
     cfg = Config.from_env()
-    for d in (cfg.state, cfg.logs, cfg.run):
-        d.mkdir(parents=True, exist_ok=True)
+    _make_private(cfg)
     ensure_packages(say)
     kafka.start(cfg, say)  # the broker boots while PostgreSQL does
     postgres.ensure_running(cfg, say)
@@ -171,6 +217,12 @@ def processes(cfg: Config) -> list[tuple[str, int | None, int, str]]:
         ("kafka", kafka.pid(cfg), cfg.kafka_port, ""),
         *[(s.name, _service_pid(cfg, s), s.port, s.health_url) for s in cfg.services],
         ("gateway", gateway.pid(cfg), cfg.gateway_port, f"{cfg.gateway_url}/health"),
+        (
+            "gateway-operators",
+            gateway.pid(cfg),
+            cfg.gateway_operators_port,
+            f"{cfg.gateway_operators_url}/health",
+        ),
     ]
 
 

@@ -122,8 +122,9 @@ def test_adding_a_service_is_one_entry_in_the_list(tmp_path) -> None:
         t.name for t in topics.declared_topics(p.name for p in listed.services)
     }
     template = derived.GATEWAY_TEMPLATE.read_text()
-    routes = derived.with_routes(template, [(p.name, p.strip_prefix) for p in listed.processes])
-    assert "location /payments { proxy_pass http://${PAYMENTS_UPSTREAM}; }" in routes
+    routes = derived.with_routes(template, listed.processes)
+    public = _block(routes, derived.PUBLIC_ROUTES)
+    assert "location /payments/ { proxy_pass http://${PAYMENTS_UPSTREAM}; }" in public
     compose = derived.compose(listed)
     for line in (
         "  payments:\n    <<: *process\n",
@@ -137,23 +138,66 @@ def test_adding_a_service_is_one_entry_in_the_list(tmp_path) -> None:
 
 
 def test_the_gateway_keeps_prefixes_of_services_and_strips_those_of_simulators() -> None:
-    # Bare prefixes: `POST /requests` must reach the service, not a 301 (git log 9493dbf).
-    assert derived.route("requests", strip_prefix=False) == (
-        "location /requests { proxy_pass http://${REQUESTS_UPSTREAM}; }"
-    )
-    assert derived.route("protocol-registry", strip_prefix=True) == (
+    # Bare prefixes: `POST /requests` must reach the service, not a 301 (git log 9493dbf); and
+    # `/protocol` must not take `/protocol-registry/...` (issue 6).
+    assert derived.route("requests", strip_prefix=False) == [
+        "location = /requests { proxy_pass http://${REQUESTS_UPSTREAM}; }",
+        "location /requests/ { proxy_pass http://${REQUESTS_UPSTREAM}; }",
+    ]
+    assert derived.route("protocol-registry", strip_prefix=True) == [
         "location /protocol-registry/ { proxy_pass http://${PROTOCOL_REGISTRY_UPSTREAM}/; }"
-    )
+    ]
 
 
-def test_rendering_the_routes_leaves_the_rest_of_the_template_alone() -> None:
+def _block(text: str, block: derived.RoutesBlock) -> str:
+    return text[text.index(block.begin) : text.index(block.end)]
+
+
+def test_only_services_are_routed_by_the_public_gateway() -> None:
+    # Issue 6: the registry simulator's control endpoint was open to anyone.
     template = derived.GATEWAY_TEMPLATE.read_text()
-    rendered = derived.with_routes(template, [("payments", False)])
-    begin = template.index(derived.ROUTES_BEGIN)
-    end = template.index(derived.ROUTES_END) + len(derived.ROUTES_END)
-    assert rendered.startswith(template[:begin])
-    assert rendered.endswith(template[end:])
-    assert derived.with_routes(rendered, [("payments", False)]) == rendered
+    public = _block(template, derived.PUBLIC_ROUTES)
+    operators = _block(template, derived.OPERATORS_ROUTES)
+    for process in LISTED.processes:
+        upstream = "${" + derived.upstream_variable(process.name) + "}"
+        assert (upstream in public) == (process.kind == "service"), process.name
+        assert (upstream in operators) == (process.kind != "service"), process.name
+    # The operators' listener is bound to loopback and never published by docker-compose.
+    compose = derived.compose(LISTED)
+    assert 'GATEWAY_OPERATORS_LISTEN: "127.0.0.1:' in compose
+    assert 'ports: ["127.0.0.1:8000:8000"]' in compose
+    assert compose.count("ports:") == 2  # PostgreSQL's and the public gateway's
+
+
+def test_docker_compose_runs_in_production_with_an_explicit_admin_password() -> None:
+    compose = derived.compose(LISTED)
+    assert 'PORTAL_ENVIRONMENT: "production"' in compose
+    assert 'PORTAL_ADMIN_PASSWORD: "${PORTAL_ADMIN_PASSWORD:?' in compose
+    assert "Demo-Admin" not in compose
+    assert f'TRUSTED_PROXIES: "{derived.COMPOSE_SUBNET}"' in compose
+    assert f'subnet: "{derived.COMPOSE_SUBNET}"' in compose
+    for name, value in derived.GATEWAY_LIMITS.placeholders().items():
+        assert f'      {name}: "{value}"\n' in compose
+
+
+def test_the_local_stack_is_the_local_environment_and_trusts_only_loopback() -> None:
+    env = Config.from_env().service_env(Config.from_env().service("identity"))
+    assert env["PORTAL_ENVIRONMENT"] == "local"
+    assert env["TRUSTED_PROXIES"] == "127.0.0.1/32,::1/128"
+
+
+def test_rendering_the_routes_leaves_the_rest_of_the_template_alone(tmp_path) -> None:
+    def outside_the_blocks(text: str) -> str:
+        for block in (derived.PUBLIC_ROUTES, derived.OPERATORS_ROUTES):
+            text = block.pattern.sub("", text)
+        return text
+
+    template = derived.GATEWAY_TEMPLATE.read_text()
+    payments = [p for p in load(_with_entry(tmp_path, PAYMENTS)).processes if p.name == "payments"]
+    rendered = derived.with_routes(template, payments)
+    assert "${PAYMENTS_UPSTREAM}" in _block(rendered, derived.PUBLIC_ROUTES)
+    assert outside_the_blocks(rendered) == outside_the_blocks(template)
+    assert derived.with_routes(rendered, payments) == rendered
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +18,7 @@ from portal_stack.config import Config
 from portal_stack.kafka import declared_topics
 from portal_stack.procs import read_pid
 from portal_stack.services import load
-from portal_stack.stack import processes
+from portal_stack.stack import _ensure_jwt_key, processes
 
 pytestmark = pytest.mark.integration
 
@@ -69,13 +70,17 @@ def test_each_service_has_its_database(stack: StackInfo) -> None:
 
 
 def test_the_gateway_answers_and_routes_to_every_listed_process(stack: StackInfo) -> None:
+    # Services on the public listener; simulators and bench targets on the operators' one.
     assert _get(f"{stack.gateway_url}/health") == 200
+    assert _get(f"{stack.gateway_operators_url}/health") == 200
     for process in load().processes:
+        base = stack.gateway_url if process.public else stack.gateway_operators_url
         # A stripped prefix is the gateway's, so the process's own path follows it.
         path = (
             f"/{process.name}{process.health_path}" if process.strip_prefix else process.health_path
         )
-        assert _get(stack.gateway_url + path) == 200, process.name
+        assert _get(base + path) == 200, process.name
+        assert _get(stack.url_of(process.name) + process.health_path) == 200, process.name
 
 
 def test_the_gateway_passes_a_bare_prefix_to_the_service_without_redirecting(
@@ -89,7 +94,8 @@ def test_the_gateway_passes_a_bare_prefix_to_the_service_without_redirecting(
     for process in load().processes:
         if process.strip_prefix:
             continue
-        url = f"{stack.gateway_url}/{process.name}"
+        base = stack.gateway_url if process.public else stack.gateway_operators_url
+        url = f"{base}/{process.name}"
         request = urllib.request.Request(url, data=b"{}", method="POST")
         try:
             status = urllib.request.build_opener(NoRedirect).open(request, timeout=5).status
@@ -110,3 +116,16 @@ def test_a_stale_pid_file_counts_as_not_running(tmp_path) -> None:
     # Our own pid but a different start time: the pid was reused by someone else.
     pid_file.write_text(f"{os.getpid()} 1\n")
     assert read_pid(pid_file) is None
+
+
+def test_the_jwt_signing_key_is_created_private_whatever_the_umask(tmp_path) -> None:
+    # Issue 6: opened with mode 0600 (O_EXCL), never written world-readable and chmod-ed later.
+    key = tmp_path / "keys" / "jwt-es256.pem"
+    previous = os.umask(0)
+    try:
+        _ensure_jwt_key(key)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
+    assert not key.with_suffix(".tmp").exists()
