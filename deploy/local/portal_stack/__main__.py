@@ -16,6 +16,7 @@ def _up() -> None:
     print(f"\nThe portal is up ({time.monotonic() - started:.1f} s): {info.gateway_url}")
     for name, url in info.docs_urls().items():
         print(f"  {name:<10} API docs: {url}")
+    print(f"  operators (simulators, bench target): {info.gateway_operators_url}")
     print(f"  admin: {info.admin_email} / {info.admin_password}")
     print(f"  PostgreSQL: {info.pg_dsn('<service>')}   Kafka: {info.kafka_bootstrap}")
     print(f"  state and logs: {info.state_dir}   (make logs / make status / make down)")

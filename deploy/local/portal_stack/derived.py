@@ -194,7 +194,8 @@ def _flow_list(items: Iterable[str]) -> str:
 _COMPOSE_HEAD = """\
 # The local stack of deploy/local (`make up`) on a Docker host: the same processes, ports inside
 # the network and environment variables, with the official postgres, apache/kafka and nginx images.
-#   docker compose up -d --build     then http://127.0.0.1:8000/identity/docs
+#   PORTAL_ADMIN_PASSWORD='<12+ characters>' docker compose up -d --build
+#   then http://127.0.0.1:8000/identity/docs (PORTAL_ENVIRONMENT is production: no demo password)
 # Generated from deploy/services.toml by `make generate` (deploy/local/portal_stack/derived.py);
 # do not edit.
 
