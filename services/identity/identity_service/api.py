@@ -1,23 +1,28 @@
 """Identity's HTTP API under /identity (SPEC ID-1..ID-4): routes, their dependencies and the
 table answering identity's domain errors. Routes call the Application (plain `def`: the library
 is synchronous) and raise nothing HTTP-specific; the kit answers domain errors from `ERRORS`.
+The two routes that check a password (log-in, password change) are `async`: the throttle's
+progressive delay is an `asyncio.sleep`, and the Application's work runs in the threadpool, so
+that a delayed answer never holds a worker thread.
 
-Identity itself refuses a token at once when its holder has logged out (`signed_in` routes);
-the other services verify tokens locally and accept them until they expire.
+Identity refuses a token at once when its holder logged out, changed their password, was
+disabled or had their role changed (ASVS 5.0 V7.4.1, V7.4.2): `RevokedTokensView.refusal`,
+which the kit consults for every route that takes a token.
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
+from portal_events.departments import DEPARTMENTS
 from portal_events.projections import ReadModel
 from portal_web import (
     Admin,
     AnyStaff,
-    ApiError,
     Clerk,
     CurrentPrincipal,
     ErrorTable,
@@ -28,6 +33,7 @@ from portal_web import (
     text,
 )
 from portal_web.service import ServiceRuntime, application_of, read_model_of, resource_of
+from starlette.concurrency import run_in_threadpool
 
 from identity_service.application import IdentityApplication
 from identity_service.domainmodel import (
@@ -35,43 +41,58 @@ from identity_service.domainmodel import (
     CredentialsInvalid,
     EmailTaken,
     LoginThrottled,
+    OwnAccountProtected,
+    PasswordIncorrect,
     ProfileInvalid,
     UserAlreadyVerified,
     UserNotFound,
     UserNotVerified,
+    normalise_email,
 )
 from identity_service.schemas import (
+    DepartmentPage,
+    DepartmentPublic,
+    PasswordChange,
     ProfileUpdate,
     StaffCreate,
+    StaffUpdate,
     TokenCreate,
     TokenPublic,
     UserCreate,
     UserCreated,
+    UserDisable,
     UserPublic,
     UserSummary,
     UserSummaryPage,
     VerificationCreate,
     VerificationRevoke,
 )
+from identity_service.throttle import PostgresThrottle, client_address
 from identity_service.tokens import TokenIssuer
-from identity_service.views import LoginThrottle, RevokedTokensView, UsersView
+from identity_service.views import RevokedTokensView, UsersView
 
 # The names under which main.py declares identity's resources.
 ISSUER_RESOURCE = "token_issuer"
 THROTTLE_RESOURCE = "login_throttle"
 
 LIFETIME_NOTE = (
-    "Tokens are short-lived (TOKEN_TTL_SECONDS, default 15 minutes). Logout makes identity itself "
-    "refuse the token at once; other services verify tokens locally and accept them until expiry."
+    "Tokens are short-lived (TOKEN_TTL_SECONDS, default 15 minutes). Identity refuses a token at "
+    "once after logout, a password change, disabling or a role change; the other services learn "
+    "of the last three from identity's events within seconds."
+)
+THROTTLE_NOTE = (
+    "Throttled (ASVS 5.0 V6.3.1): after 5 failures for the account from one client address, or "
+    "30 from one address, in 15 minutes: 429 with Retry-After; the gateway also answers 429 to "
+    "bursts. Failures for the account from anywhere slow its answers down (up to 4 s) but never "
+    "lock the owner out."
 )
 
 # --- dependencies ----------------------------------------------------------------------------
 
 IdentityApp = Annotated[IdentityApplication, Depends(application_of)]
 Users = Annotated[ReadModel[UsersView], read_model_of(UsersView)]
-RevokedTokens = Annotated[ReadModel[RevokedTokensView], read_model_of(RevokedTokensView)]
 Issuer = Annotated[TokenIssuer, resource_of(ISSUER_RESOURCE)]
-Throttle = Annotated[LoginThrottle, resource_of(THROTTLE_RESOURCE)]
+Throttle = Annotated[PostgresThrottle, resource_of(THROTTLE_RESOURCE)]
 UserId = Annotated[
     UUID,
     Path(
@@ -85,23 +106,16 @@ SearchText = Annotated[
 ]
 
 
-def refuse_logged_out_tokens(principal: CurrentPrincipal, revoked: RevokedTokens) -> None:
-    """SPEC ID-1 logout: a token whose holder logged out is refused by identity at once."""
-    if principal.token_id and revoked.view.is_revoked(principal.token_id):
-        raise ApiError(401, "invalid_token", "The access token was revoked (logged out).")
+def caller_address(request: Request, runtime: ServiceRuntime) -> str:
+    """The client's address as TRUSTED_PROXIES lets identity believe it (throttle.py)."""
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        runtime.settings.trusted_proxy_networks,
+    )
 
 
-def client_address(request: Request) -> str:
-    """The caller's address: the hop our gateway appended to X-Forwarded-For (the leftmost ones
-    are whatever the client claimed), else X-Real-IP, else the TCP peer."""
-    forwarded = request.headers.get("x-forwarded-for", "")
-    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-    if hops:
-        return hops[-1][:64]
-    real_ip = request.headers.get("x-real-ip", "").strip()
-    if real_ip:
-        return real_ip[:64]
-    return request.client.host if request.client else "unknown"
+CallerAddress = Annotated[str, Depends(caller_address)]
 
 
 # --- domain errors -> HTTP -------------------------------------------------------------------
@@ -125,8 +139,17 @@ ERRORS: ErrorTable = {
         lambda exc: exc.message,
         lambda exc: [{"field": exc.field, "problem": exc.message}],
     ),
+    OwnAccountProtected: HttpError(
+        409, "own_account", "Ο διαχειριστής δεν μπορεί να το κάνει στον δικό του λογαριασμό.", str
+    ),
     CredentialsInvalid: HttpError(
         401, "invalid_credentials", "Λάθος e-mail ή κωδικός (wrong e-mail or password)."
+    ),
+    PasswordIncorrect: HttpError(
+        422,
+        "invalid_input",
+        "Ο τρέχων κωδικός δεν είναι σωστός (the current password is wrong).",
+        lambda exc: [{"field": "current_password", "problem": str(exc)}],
     ),
     LoginThrottled: HttpError(
         429,
@@ -139,15 +162,13 @@ ERRORS: ErrorTable = {
 # --- routes ----------------------------------------------------------------------------------
 
 router = APIRouter(prefix="/identity", tags=["identity"])
-# Routes for a logged-in caller: their token must not have been logged out.
-signed_in = APIRouter(dependencies=[Depends(refuse_logged_out_tokens)])
 
 
 @router.post(
     "/users",
     status_code=201,
     response_model=UserCreated,
-    responses=error_responses(409, 422),
+    responses=error_responses(409, 422, 429),
     summary="Register as a citizen or business (SPEC ID-1)",
 )
 def register(
@@ -156,7 +177,8 @@ def register(
     """SPEC ID-1. Passwords are stored as argon2id hashes. 409 `email_taken` if the address (in
     its canonical form: case and look-alike characters do not count) is registered.
     `Idempotency-Key`: the password is not part of the fingerprint (it is never stored in any
-    fast hash), so a repeat with the same key and another password answers the first result."""
+    fast hash), so a repeat with the same key and another password answers the first result.
+    429 when the gateway's rate limit for registrations is exceeded."""
     written = identity.register(body.kind, body.email, body.password, key)
     runtime.settle(UsersView, written.position)
     return UserCreated.model_validate(written.result)
@@ -169,24 +191,25 @@ def register(
     summary="Log in: exchange e-mail and password for an access token (SPEC ID-1)",
     description=(
         "SPEC ID-1. OAuth2 password form (`username` = e-mail). The same 401 for an unknown "
-        "e-mail and a wrong password. After 5 failures per account or 20 per client address in "
-        "15 minutes: 429 with Retry-After. " + LIFETIME_NOTE
+        "e-mail, a wrong password and a disabled account. " + THROTTLE_NOTE + " " + LIFETIME_NOTE
     ),
 )
-def log_in(
+async def log_in(
     form: Annotated[TokenCreate, Form()],
-    request: Request,
+    address: CallerAddress,
     identity: IdentityApp,
     throttle: Throttle,
     issuer: Issuer,
 ) -> TokenPublic:
-    issued = identity.log_in(
-        form.username, form.password, client_address(request), throttle=throttle, issuer=issuer
+    attempt = await run_in_threadpool(throttle.reserve, normalise_email(form.username), address)
+    await asyncio.sleep(attempt.delay_seconds)
+    issued = await run_in_threadpool(
+        identity.log_in, form.username, form.password, attempt, issuer=issuer
     )
     return TokenPublic(access_token=issued.access_token, expires_in=issued.expires_in)
 
 
-@signed_in.post(
+@router.post(
     "/logout",
     status_code=204,
     responses=error_responses(401),
@@ -200,7 +223,7 @@ def log_out(me: CurrentPrincipal, identity: IdentityApp, runtime: ServiceRuntime
     return Response(status_code=204)
 
 
-@signed_in.get(
+@router.get(
     "/me",
     response_model=UserPublic,
     responses=error_responses(401),
@@ -211,7 +234,37 @@ def me(me: CurrentPrincipal, identity: IdentityApp) -> UserPublic:
     return UserPublic.of(identity.get_user(me.user_id))
 
 
-@signed_in.put(
+@router.put(
+    "/me/password",
+    status_code=204,
+    responses=error_responses(401, 422, 429),
+    summary="Change the caller's password (SPEC ID-1)",
+    description=(
+        "SPEC ID-1 (ASVS 5.0 V6.2.2, V6.2.3, V7.4.3). 422 naming `current_password` when it is "
+        "wrong (counted as a failed log-in), naming `new_password` when it is too short or too "
+        "long. Every token issued before, this one included, is refused from then on: log in "
+        "again with the new password. " + THROTTLE_NOTE
+    ),
+)
+async def change_password(
+    body: PasswordChange,
+    me: CurrentPrincipal,
+    address: CallerAddress,
+    identity: IdentityApp,
+    throttle: Throttle,
+    runtime: ServiceRuntime,
+) -> Response:
+    user = await run_in_threadpool(identity.get_user, me.user_id)
+    attempt = await run_in_threadpool(throttle.reserve, user.email, address)
+    await asyncio.sleep(attempt.delay_seconds)
+    written = await run_in_threadpool(
+        identity.change_password, me.user_id, body.current_password, body.new_password, attempt
+    )
+    await run_in_threadpool(runtime.settle, RevokedTokensView, written.position)
+    return Response(status_code=204)
+
+
+@router.put(
     "/me/profile",
     response_model=UserPublic,
     responses=error_responses(401, 409, 422),
@@ -227,7 +280,7 @@ def update_profile(
     return UserPublic.of(written.result)
 
 
-@signed_in.post(
+@router.post(
     "/staff",
     status_code=201,
     response_model=UserCreated,
@@ -241,9 +294,9 @@ def create_staff(
     runtime: ServiceRuntime,
     key: IdempotencyKey = None,
 ) -> UserCreated:
-    """SPEC ID-4. A clerk needs a department (422 without). `Idempotency-Key`: the password is
-    not part of the fingerprint, so a repeat with the same key and another password answers the
-    first result."""
+    """SPEC ID-4. A clerk needs a department of the catalogue (`GET /identity/departments`;
+    422 naming `department` otherwise). `Idempotency-Key`: the password is not part of the
+    fingerprint, so a repeat with the same key and another password answers the first result."""
     written = identity.create_staff(
         body.email,
         body.password,
@@ -256,7 +309,7 @@ def create_staff(
     return UserCreated.model_validate(written.result)
 
 
-@signed_in.get(
+@router.get(
     "/users",
     response_model=UserSummaryPage,
     responses=error_responses(401, 403, 422),
@@ -271,7 +324,7 @@ def search_users(
     return UserSummaryPage.of([UserSummary(**row) for row in rows], total, paging)
 
 
-@signed_in.post(
+@router.post(
     "/users/{user_id}/verification",
     status_code=201,
     response_model=UserPublic,
@@ -294,7 +347,7 @@ def verify_user(
     return UserPublic.of(identity.get_user(user_id))
 
 
-@signed_in.delete(
+@router.delete(
     "/users/{user_id}/verification",
     response_model=UserPublic,
     responses=error_responses(401, 403, 404, 409, 422),
@@ -313,6 +366,87 @@ def revoke_verification(
     return UserPublic.of(written.result)
 
 
+@router.post(
+    "/users/{user_id}/disable",
+    response_model=UserPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Disable an account, with a reason (admin; SPEC ID-4)",
+    description=(
+        "SPEC ID-4 (ASVS 5.0 V7.4.2). The user can no longer log in and every token of theirs is "
+        "refused: by identity at once, by the other services as soon as they read the "
+        "`UserDisabled` event. 409 `own_account` for the admin's own account (the portal keeps "
+        "an admin). Disabling a disabled account changes nothing."
+    ),
+)
+def disable_user(
+    user_id: UserId, body: UserDisable, admin: Admin, identity: IdentityApp, runtime: ServiceRuntime
+) -> UserPublic:
+    written = identity.disable(user_id, body.reason, admin.user_id)
+    _settle_account_change(runtime, written.position)
+    return UserPublic.of(written.result)
+
+
+@router.post(
+    "/users/{user_id}/enable",
+    response_model=UserPublic,
+    responses=error_responses(401, 403, 404, 409),
+    summary="Enable a disabled account again (admin; SPEC ID-4)",
+    description=(
+        "SPEC ID-4. The user may log in again; tokens from before the account was disabled stay "
+        "refused. Enabling an enabled account changes nothing."
+    ),
+)
+def enable_user(
+    user_id: UserId, admin: Admin, identity: IdentityApp, runtime: ServiceRuntime
+) -> UserPublic:
+    written = identity.enable(user_id, admin.user_id)
+    _settle_account_change(runtime, written.position)
+    return UserPublic.of(written.result)
+
+
+@router.patch(
+    "/users/{user_id}/staff",
+    response_model=UserPublic,
+    responses=error_responses(401, 403, 404, 409, 422),
+    summary="Change a staff member's role or a clerk's department (admin; SPEC ID-4)",
+    description=(
+        "SPEC ID-4. A clerk needs a department of the catalogue (422 naming `department`); "
+        "other roles have none. 409 `not_applicable` for a citizen or business, `own_account` "
+        "for the admin's own role. The member's earlier tokens (with the old role) are refused; "
+        "they log in again."
+    ),
+)
+def update_staff(
+    user_id: UserId, body: StaffUpdate, admin: Admin, identity: IdentityApp, runtime: ServiceRuntime
+) -> UserPublic:
+    written = identity.update_staff(user_id, body.role, body.department, admin.user_id)
+    _settle_account_change(runtime, written.position)
+    return UserPublic.of(written.result)
+
+
+def _settle_account_change(runtime: ServiceRuntime, position: int | None) -> None:
+    """Read-your-writes for both views an account change touches: the refusal of the user's
+    tokens is in force, and the user search shows it, when the admin gets the answer."""
+    runtime.settle(RevokedTokensView, position)
+    runtime.settle(UsersView, position)
+
+
+@router.get(
+    "/departments",
+    response_model=DepartmentPage,
+    responses=error_responses(422),
+    summary="The municipality's departments (public; SPEC ID-4, R-3)",
+    description=(
+        "SPEC ID-4, R-3: the one catalogue a clerk's department and every routing target come "
+        "from, in its own order."
+    ),
+)
+def departments(paging: PagingParams) -> DepartmentPage:
+    catalogue = [DepartmentPublic.of(department) for department in DEPARTMENTS.values()]
+    window = catalogue[paging.offset : paging.offset + paging.limit]
+    return DepartmentPage.of(window, len(catalogue), paging)
+
+
 @router.get(
     "/.well-known/jwks.json",
     summary="Public keys that verify identity's tokens (JWKS)",
@@ -321,6 +455,3 @@ def revoke_verification(
 def jwks(issuer: Issuer, response: Response) -> dict[str, Any]:
     response.headers["Cache-Control"] = "public, max-age=300"
     return issuer.jwks()
-
-
-router.include_router(signed_in)

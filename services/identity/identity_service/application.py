@@ -1,7 +1,8 @@
 """The identity Application (SPEC ID-1..ID-4): users, unique e-mail addresses, profiles,
-in-person verification, log-in and log-out. Nothing here knows about HTTP or PostgreSQL: the
-log-in throttle and the token issuer are handed to `log_in`, so the whole use case runs in a
-unit test on in-memory persistence.
+in-person verification, log-in, log-out, password change, and the admin's account management.
+Nothing here knows about HTTP or PostgreSQL: the reserved throttle attempt and the token issuer
+are handed to `log_in` and `change_password`, so the whole use case runs in a unit test on
+in-memory persistence.
 
 Idempotency (`register`, `create_staff`, `verify`): the fingerprint of a keyed command covers
 every field except the password. A password must never be fingerprinted: the fingerprint is a
@@ -12,10 +13,11 @@ keeps the first password).
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -29,28 +31,19 @@ from identity_service.domainmodel import (
     CredentialsInvalid,
     EmailIndex,
     EmailTaken,
-    LoginThrottled,
+    PasswordIncorrect,
     User,
     UserNotFound,
     email_index_id,
     normalise_email,
 )
+from identity_service.throttle import Attempt
 from identity_service.tokens import IssuedToken, TokenIssuer
 
 log = structlog.get_logger(__name__)
 
 # Whose idempotency keys self-registrations are: nobody is logged in yet, so one shared scope.
 SELF_REGISTRATION = "self-registration"
-
-
-class Throttle(Protocol):
-    """Recent log-in failures per account and per client address (views.LoginThrottle)."""
-
-    def retry_after(self, account: str, address: str) -> int | None: ...
-
-    def record_failure(self, account: str, address: str) -> None: ...
-
-    def forget_account(self, account: str) -> None: ...
 
 
 class IdentityApplication(ServiceApplication):
@@ -145,24 +138,58 @@ class IdentityApplication(ServiceApplication):
         return self._update(user_id, lambda user: user.revoke_verification(reason, str(clerk_id)))
 
     def log_in(
-        self, email: str, password: str, address: str, *, throttle: Throttle, issuer: TokenIssuer
+        self, email: str, password: str, attempt: Attempt, *, issuer: TokenIssuer
     ) -> IssuedToken:
         """SPEC ID-1: an access token for the account with this address and password.
 
-        Raises LoginThrottled after too many failures for the account or the client `address`
-        (even with the right password), CredentialsInvalid for an unknown address or a wrong
-        password alike (the same answer, in the same time). Success clears the account's
-        failures; the address keeps its count."""
-        account = normalise_email(email)
-        wait = throttle.retry_after(account, address)
-        if wait is not None:
-            raise LoginThrottled(wait)
-        user = self._authenticate(account, password)
-        if user is None:
-            throttle.record_failure(account, address)
+        `attempt` is the throttle's reservation for this log-in (see throttle.py): it is told
+        whether the password was right. Raises CredentialsInvalid for an unknown address, a
+        wrong password and a disabled account alike (the same answer, in the same time: ASVS
+        5.0 V6.3.8 - saying "disabled" would confirm to whoever holds the password that it is
+        right; the reason is in identity's log)."""
+        user = self._authenticate(normalise_email(email), password)
+        if user is None or user.disabled:
+            attempt.failed()
+            if user is not None:
+                log.info("login_refused", user_id=str(user.id), reason="account disabled")
             raise CredentialsInvalid("wrong e-mail or password")
-        throttle.forget_account(account)
+        attempt.succeeded()
+        _wait_for_the_next_second(user.tokens_valid_after)
         return issuer.issue(user)
+
+    def change_password(
+        self, user_id: UUID, current_password: str, new_password: str, attempt: Attempt
+    ) -> Written[User]:
+        """SPEC ID-1 (ASVS 5.0 V6.2.2, V6.2.3): the user changes their password, giving the
+        current one; every token issued before is refused from then on (V7.4.3). A wrong current
+        password raises PasswordIncorrect and counts as a failed log-in (`attempt`), so a stolen
+        token cannot be used to guess the password faster than the log-in allows."""
+        user = self.get_user(user_id)
+        if not self._verify_quietly(user.password_hash, current_password):
+            attempt.failed()
+            raise PasswordIncorrect("the current password is not right")
+        attempt.succeeded()
+        new_hash = self.hasher.hash(new_password)
+        return self._update(user_id, lambda user: user.change_password(new_hash))
+
+    def disable(self, user_id: UUID, reason: str, admin_id: UUID) -> Written[User]:
+        """SPEC ID-4 (ASVS 5.0 V7.4.2): no more log-ins, every token refused. Raises
+        OwnAccountProtected for the admin's own account."""
+        return self._update(user_id, lambda user: user.disable(reason, str(admin_id)))
+
+    def enable(self, user_id: UUID, admin_id: UUID) -> Written[User]:
+        """SPEC ID-4: the user may log in again (earlier tokens stay refused)."""
+        return self._update(user_id, lambda user: user.enable(str(admin_id)))
+
+    def update_staff(
+        self, user_id: UUID, role: str | None, department: str | None, admin_id: UUID
+    ) -> Written[User]:
+        """SPEC ID-4: change a staff member's role or a clerk's department; earlier tokens
+        (with the old role) are refused. Raises ProfileInvalid (department), CommandNotApplicable
+        (not staff), OwnAccountProtected (the admin's own role)."""
+        return self._update(
+            user_id, lambda user: user.update_staff(role, department, str(admin_id))
+        )
 
     def log_out(self, user_id: UUID, token_id: str, expires_at: datetime) -> Written[User]:
         """SPEC ID-1: the token with this id is refused by identity until it expires."""
@@ -218,3 +245,15 @@ class IdentityApplication(ServiceApplication):
             return self.hasher.verify(password_hash, password)
         except VerificationError:
             return False
+
+
+def _wait_for_the_next_second(changed_at: datetime | None) -> None:
+    """Tokens say when they were issued in whole seconds, and identity refuses every token
+    issued in or before the second of a password change, staff update or disabling. A log-in
+    in that very second waits for the next one (under a second, only right after a change)."""
+    if changed_at is None:
+        return
+    next_second = int(changed_at.timestamp()) + 1
+    remaining = next_second - datetime.now(UTC).timestamp()
+    if remaining > 0:
+        time.sleep(remaining)

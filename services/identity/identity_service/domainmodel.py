@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from eventsourcing.domain import Aggregate
+from portal_events.departments import DEPARTMENTS
 from portal_web.text import clean_email
 
 Kind = Literal["citizen", "business", "staff"]
@@ -75,6 +76,11 @@ class UserNotVerified(IdentityError):
     """There is no verification to revoke."""
 
 
+class OwnAccountProtected(IdentityError):
+    """An admin may not disable their own account or change their own role: the portal must
+    never be left without an admin by a slip of the admin's own hand."""
+
+
 class CredentialsInvalid(IdentityError):
     """Log-in refused: unknown address or wrong password (deliberately not saying which)."""
 
@@ -85,6 +91,25 @@ class LoginThrottled(IdentityError):
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__(f"try again in {retry_after_seconds} s")
         self.retry_after_seconds = retry_after_seconds
+
+
+class PasswordIncorrect(IdentityError):
+    """The current password given to change it is wrong (SPEC ID-1)."""
+
+
+def check_department(role: str, department: str | None) -> str | None:
+    """The department a member of staff with `role` keeps: a clerk's must be in the catalogue
+    (ProfileInvalid naming `department` otherwise); other roles have none."""
+    if role != "clerk":
+        return None
+    if not department:
+        raise ProfileInvalid("department", "a clerk belongs to a department")
+    if department not in DEPARTMENTS:
+        raise ProfileInvalid(
+            "department",
+            f"{department!r} is not a department; see GET /identity/departments",
+        )
+    return department
 
 
 def afm_is_valid(afm: str) -> bool:
@@ -154,6 +179,10 @@ class User(Aggregate):
     department: str | None
     profile: dict[str, str]
     verification: dict[str, Any] | None
+    disabled: bool
+    # Tokens issued at or before this instant are refused (password change, staff update,
+    # disabling): self-contained tokens cannot be recalled, so their issue time is judged.
+    tokens_valid_after: datetime | None
 
     class Event(Aggregate.Event):
         TOPIC = "identity:User.Event"
@@ -221,6 +250,51 @@ class User(Aggregate):
         def apply(self, aggregate: User) -> None:
             pass
 
+    class PasswordChanged(Aggregate.Event):
+        """The user changed their password (ID-1): every earlier token is refused."""
+
+        TOPIC = "identity:User.PasswordChanged"
+        password_hash: str
+
+        def apply(self, aggregate: User) -> None:
+            aggregate.password_hash = self.password_hash
+            aggregate.tokens_valid_after = self.timestamp
+
+    class Disabled(Aggregate.Event):
+        """An admin disabled the account (ID-4): no log-in, every token refused."""
+
+        TOPIC = "identity:User.Disabled"
+        reason: str
+        disabled_by: str
+
+        def apply(self, aggregate: User) -> None:
+            aggregate.disabled = True
+            aggregate.tokens_valid_after = self.timestamp
+
+    class Enabled(Aggregate.Event):
+        """An admin enabled the account again; tokens from before it was disabled stay
+        refused (the user logs in afresh)."""
+
+        TOPIC = "identity:User.Enabled"
+        enabled_by: str
+
+        def apply(self, aggregate: User) -> None:
+            aggregate.disabled = False
+
+    class StaffUpdated(Aggregate.Event):
+        """An admin changed a staff member's role or a clerk's department (ID-4); earlier
+        tokens carry the old role and department, so they are refused."""
+
+        TOPIC = "identity:User.StaffUpdated"
+        role: str
+        department: str | None
+        updated_by: str
+
+        def apply(self, aggregate: User) -> None:
+            aggregate.role = self.role
+            aggregate.department = self.department
+            aggregate.tokens_valid_after = self.timestamp
+
     def __init__(
         self,
         email: str,
@@ -237,6 +311,8 @@ class User(Aggregate):
         self.department = department
         self.profile = {}
         self.verification = None
+        self.disabled = False
+        self.tokens_valid_after = None
 
     @classmethod
     def register(cls, kind: str, email: str, password_hash: str) -> User:
@@ -252,14 +328,12 @@ class User(Aggregate):
     ) -> User:
         if role not in STAFF_ROLES:
             raise CommandNotApplicable(f"{role!r} is not a staff role")
-        if role == "clerk" and not department:
-            raise ProfileInvalid("department", "a clerk belongs to a department")
         return cls._create(
             cls.StaffCreated,
             email=normalise_email(email),
             password_hash=password_hash,
             role=role,
-            department=department if role == "clerk" else None,
+            department=check_department(role, department),
         )
 
     @property
@@ -298,6 +372,40 @@ class User(Aggregate):
 
     def revoke_token(self, jti: str, expires_at: datetime) -> None:
         self.trigger_event(self.TokenRevoked, jti=jti, expires_at=expires_at)
+
+    def change_password(self, password_hash: str) -> None:
+        """The caller has checked the current password (Application.change_password)."""
+        self.trigger_event(self.PasswordChanged, password_hash=password_hash)
+
+    def disable(self, reason: str, admin_id: str) -> None:
+        """Disabling a disabled account records nothing (a repeat is harmless)."""
+        if admin_id == str(self.id):
+            raise OwnAccountProtected("an admin cannot disable their own account")
+        if not self.disabled:
+            self.trigger_event(self.Disabled, reason=reason, disabled_by=admin_id)
+
+    def enable(self, admin_id: str) -> None:
+        """Enabling an enabled account records nothing."""
+        if self.disabled:
+            self.trigger_event(self.Enabled, enabled_by=admin_id)
+
+    def update_staff(self, role: str | None, department: str | None, admin_id: str) -> None:
+        """Change the role, the department, or both; the result must be a valid staff member
+        (a clerk with a department of the catalogue). Nothing is recorded if nothing changes."""
+        if self.kind != "staff":
+            raise CommandNotApplicable("only staff accounts have a staff role")
+        new_role = role or self.role
+        if new_role not in STAFF_ROLES:
+            raise CommandNotApplicable(f"{new_role!r} is not a staff role")
+        if new_role != "clerk" and department is not None:
+            raise ProfileInvalid("department", "only clerks belong to a department")
+        new_department = check_department(new_role, department or self.department)
+        if admin_id == str(self.id) and new_role != self.role:
+            raise OwnAccountProtected("an admin cannot change their own role")
+        if (new_role, new_department) != (self.role, self.department):
+            self.trigger_event(
+                self.StaffUpdated, role=new_role, department=new_department, updated_by=admin_id
+            )
 
 
 class EmailIndex(Aggregate):

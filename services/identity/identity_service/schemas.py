@@ -13,8 +13,9 @@ from datetime import date, datetime
 from typing import Any, Literal
 from uuid import UUID
 
+from portal_events.departments import Department
 from portal_web import Email, ListPage, text
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from identity_service.domainmodel import User
 
@@ -83,6 +84,24 @@ class TokenPublic(BaseModel):
         "bearer", description="Always `bearer` (OAuth2 token type)", examples=["bearer"]
     )
     expires_in: int = Field(description="Seconds until the token expires", examples=[900])
+
+
+class PasswordChange(BaseModel):
+    """The user changes their password, giving the current one (SPEC ID-1; ASVS 5.0 V6.2.3)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"current_password": "s3cret-pw", "new_password": "a-longer-passphrase"}]
+        }
+    )
+    current_password: text(128, strip=False) = Field(
+        description="The password the account has now", examples=["s3cret-pw"]
+    )
+    new_password: Password = Field(
+        description="The new password, 8 to 128 characters (longer is better); stored only as "
+        "an argon2id hash",
+        examples=["a-longer-passphrase"],
+    )
 
 
 # --- the account and its profile (ID-2, ID-3) --------------------------------------------------
@@ -170,6 +189,9 @@ class UserPublic(BaseModel):
     verification: VerificationPublic | None = Field(
         None, description="The in-person verification, while verified; null otherwise"
     )
+    disabled: bool = Field(
+        description="Disabled by an admin: cannot log in, every token refused (SPEC ID-4)"
+    )
 
     @classmethod
     def of(cls, user: User) -> UserPublic:
@@ -183,6 +205,7 @@ class UserPublic(BaseModel):
             profile_complete=user.profile_complete,
             verified=user.verified,
             verification=user.verification,
+            disabled=user.disabled,
         )
 
 
@@ -199,7 +222,7 @@ class StaffCreate(BaseModel):
                     "email": "clerk@dimos.gr",
                     "password": "s3cret-pw",
                     "role": "clerk",
-                    "department": "technical_services",
+                    "department": "technical",
                 }
             ]
         }
@@ -211,8 +234,63 @@ class StaffCreate(BaseModel):
         examples=["clerk"],
     )
     department: text(100) | None = Field(
-        None, description="Required for clerks (their inbox)", examples=["citizen_services"]
+        None,
+        description="Required for clerks (their inbox): a code from GET /identity/departments",
+        examples=["citizen_services"],
     )
+
+
+class StaffUpdate(BaseModel):
+    """An admin changes a staff member's role, a clerk's department, or both (SPEC ID-4). The
+    member's earlier tokens are refused (they carry the old role)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"department": "technical"}, {"role": "clerk", "department": "sanitation"}]
+        }
+    )
+    role: Literal["clerk", "auditor", "admin"] | None = Field(
+        None, description="The new role; unchanged if omitted", examples=["clerk"]
+    )
+    department: text(100) | None = Field(
+        None,
+        description="Clerks only: the new department, a code from GET /identity/departments; "
+        "required when the role becomes clerk",
+        examples=["technical"],
+    )
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> StaffUpdate:
+        if self.role is None and self.department is None:
+            raise ValueError("give role, department or both")
+        return self
+
+
+class UserDisable(BaseModel):
+    """An admin disables an account, saying why (SPEC ID-4; kept in the history)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "Αποχώρησε από την υπηρεσία (left the job)"}]}
+    )
+    reason: text(500) = Field(
+        description="Why the account is disabled", examples=["Αποχώρησε από την υπηρεσία"]
+    )
+
+
+class DepartmentPublic(BaseModel):
+    """A department of the municipality (the one catalogue every service routes with)."""
+
+    code: str = Field(description="Stable code, used in every API", examples=["citizen_services"])
+    name_el: str = Field(description="Name in Greek", examples=["Κέντρο Εξυπηρέτησης Πολιτών"])
+    name_en: str = Field(description="Name in English", examples=["Citizen service centre"])
+
+    @classmethod
+    def of(cls, department: Department) -> DepartmentPublic:
+        return cls(code=department.code, name_el=department.name_el, name_en=department.name_en)
+
+
+class DepartmentPage(ListPage[DepartmentPublic]):
+    """The department catalogue, in its own order."""
 
 
 class UserSummary(BaseModel):
@@ -234,6 +312,7 @@ class UserSummary(BaseModel):
     afm: str | None = Field(description="ΑΦΜ, if given", examples=["090000045"])
     profile_complete: bool = Field(description="All fields this kind of user needs are present")
     verified: bool = Field(description="Verified in person by a clerk (SPEC ID-3)")
+    disabled: bool = Field(description="Disabled by an admin (SPEC ID-4)")
     registered_at: datetime = Field(
         description="When the account was created (UTC)", examples=["2026-03-01T09:00:00Z"]
     )

@@ -1,19 +1,18 @@
-"""Identity's PostgreSQL tables outside the event store.
+"""Identity's read models (the log-in throttle's table is in throttle.py).
 
 - `UsersView`, fed by `UsersProjection`: the staff's user search (SPEC ID-4).
-- `RevokedTokensView`, fed by `RevokedTokensProjection`: the ids of tokens whose holders logged
-  out (ID-1), refused by identity until they expire.
+- `RevokedTokensView`, fed by `RevokedTokensProjection`: which tokens identity refuses before
+  they expire (ASVS 5.0 V7.4.1, V7.4.2): the ids of logged-out tokens, disabled users, and per
+  user the instant before which every token is refused (password change, staff update,
+  disabling). It is the kit's `TokenRevocations` for identity (`refusal`).
   Both are projected from the User events with the tracking row in the same transaction (exactly
   once, rebuildable from zero); each view's table is its projection's name.
-- `LoginThrottle`: recent log-in failures (ID-1, expected). Deliberately not event-sourced: it is
-  short-lived operational state shared by every identity process, not a fact worth keeping.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any, ClassVar, LiteralString
 from uuid import UUID
@@ -21,13 +20,11 @@ from uuid import UUID
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.projection import Projection
-from portal_events.application import ServiceApplication
-from portal_events.schema import creating_tables
 from portal_events.views import PostgresView
+from portal_web.auth import Principal
 from psycopg.sql import SQL, Identifier
 
 from identity_service.domainmodel import User, display_name
-from identity_service.settings import IdentitySettings
 
 
 class UsersView(PostgresView):
@@ -39,6 +36,8 @@ class UsersView(PostgresView):
         " email text NOT NULL, department text, display_name text, afm text,"
         " profile_complete boolean NOT NULL DEFAULT false,"
         " verified boolean NOT NULL DEFAULT false, registered_at timestamptz NOT NULL)",
+        # Added with account management (issue 6); tables made before it lack the column.
+        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS disabled boolean NOT NULL DEFAULT false",
     )
     # Searches are answered in e-mail order, a page at a time.
     indexes: ClassVar[Mapping[str, LiteralString]] = {"email": "email"}
@@ -69,6 +68,23 @@ class UsersView(PostgresView):
             tracking,
         )
 
+    def set_disabled(self, user_id: UUID, disabled: bool, tracking: Tracking) -> None:
+        self.write(
+            "UPDATE {table} SET disabled = %(disabled)s WHERE user_id = %(user_id)s",
+            {"user_id": user_id, "disabled": disabled},
+            tracking,
+        )
+
+    def set_staff(
+        self, user_id: UUID, role: str, department: str | None, tracking: Tracking
+    ) -> None:
+        self.write(
+            "UPDATE {table} SET role = %(role)s, department = %(department)s"
+            " WHERE user_id = %(user_id)s",
+            {"user_id": user_id, "role": role, "department": department},
+            tracking,
+        )
+
     def search(self, q: str | None, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         """Users whose e-mail, name or ΑΦΜ contains `q` (all users without `q`), by e-mail."""
         pattern = None
@@ -77,7 +93,7 @@ class UsersView(PostgresView):
             pattern = f"%{escaped}%"
         return self.select_page(
             columns="user_id, kind, role, email, department, display_name, afm,"
-            " profile_complete, verified, registered_at",
+            " profile_complete, verified, disabled, registered_at",
             where="WHERE %(pattern)s::text IS NULL OR email ILIKE %(pattern)s"
             " OR display_name ILIKE %(pattern)s OR afm LIKE %(pattern)s",
             order_by="email",
@@ -95,6 +111,9 @@ class UsersProjection(Projection[UsersView]):
         User.ProfileUpdated.TOPIC,
         User.Verified.TOPIC,
         User.VerificationRevoked.TOPIC,
+        User.Disabled.TOPIC,
+        User.Enabled.TOPIC,
+        User.StaffUpdated.TOPIC,
     )
 
     @singledispatchmethod
@@ -124,6 +143,18 @@ class UsersProjection(Projection[UsersView]):
     def _(self, event: User.VerificationRevoked, tracking: Tracking) -> None:
         self.view.set_verified(event.originator_id, False, tracking)
 
+    @process_event.register(User.Disabled)
+    def _(self, event: User.Disabled, tracking: Tracking) -> None:
+        self.view.set_disabled(event.originator_id, True, tracking)
+
+    @process_event.register(User.Enabled)
+    def _(self, event: User.Enabled, tracking: Tracking) -> None:
+        self.view.set_disabled(event.originator_id, False, tracking)
+
+    @process_event.register(User.StaffUpdated)
+    def _(self, event: User.StaffUpdated, tracking: Tracking) -> None:
+        self.view.set_staff(event.originator_id, event.role, event.department, tracking)
+
 
 def _new_row(event: Any, kind: str, role: str, department: str | None) -> dict[str, Any]:
     return {
@@ -137,12 +168,29 @@ def _new_row(event: Any, kind: str, role: str, department: str | None) -> dict[s
 
 
 class RevokedTokensView(PostgresView):
-    """The ids of logged-out tokens, each kept until the token expires anyway."""
+    """The tokens identity refuses before they expire (ASVS 5.0 V7.4.1, V7.4.2).
+
+    Two tables: `{table}`, the ids of logged-out tokens, each kept until the token expires
+    anyway; and `{table}_users`, per user whether the account is disabled and the instant at or
+    before which every token it was issued is refused, with the reason.
+    """
 
     ddl = (
         "CREATE TABLE IF NOT EXISTS {table} ("
         " jti text PRIMARY KEY, user_id uuid NOT NULL, expires_at timestamptz NOT NULL)",
     )
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        self._users = Identifier(datastore.schema, f"{self.table_name}_users")
+        self.check_identifier_length(f"{self.table_name}_users")
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {users} (user_id uuid PRIMARY KEY,"
+                " disabled boolean NOT NULL DEFAULT false,"
+                " refused_until timestamptz, refused_because text)"
+            ).format(users=self._users)
+        )
 
     def revoke(self, jti: str, user_id: UUID, expires_at: datetime, tracking: Tracking) -> None:
         # Expired entries are useless (the token is refused anyway), so they are swept here.
@@ -154,100 +202,97 @@ class RevokedTokensView(PostgresView):
             tracking,
         )
 
-    def is_revoked(self, jti: str) -> bool:
-        return bool(self.select("SELECT 1 FROM {table} WHERE jti = %(jti)s", {"jti": jti}))
+    def refuse_until(
+        self,
+        user_id: UUID,
+        until: datetime,
+        because: str,
+        tracking: Tracking,
+        *,
+        disabled: bool | None = None,
+    ) -> None:
+        """Refuse the user's tokens issued at or before `until`; set `disabled` if given."""
+        self._write_user(
+            "INSERT INTO {users} AS u (user_id, disabled, refused_until, refused_because)"
+            " VALUES (%(user_id)s, coalesce(%(disabled)s, false), %(until)s, %(because)s)"
+            " ON CONFLICT (user_id) DO UPDATE SET disabled = coalesce(%(disabled)s, u.disabled),"
+            " refused_until = greatest(u.refused_until, excluded.refused_until),"
+            " refused_because = CASE WHEN u.refused_until > excluded.refused_until"
+            " THEN u.refused_because ELSE excluded.refused_because END",
+            {"user_id": user_id, "until": until, "because": because, "disabled": disabled},
+            tracking,
+        )
+
+    def enable(self, user_id: UUID, tracking: Tracking) -> None:
+        self._write_user(
+            "UPDATE {users} SET disabled = false WHERE user_id = %(user_id)s",
+            {"user_id": user_id},
+            tracking,
+        )
+
+    def _write_user(
+        self, statement: LiteralString, params: dict[str, Any], tracking: Tracking
+    ) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(SQL(statement).format(users=self._users), params)
+            self._insert_tracking(curs, tracking)
+
+    def refusal(self, principal: Principal) -> str | None:
+        """The kit's `TokenRevocations`: None to accept the token, else why it is refused.
+        Tokens carry their issue time in whole seconds (`iat`), so a token issued in the second
+        of a change is refused too; the log-in route never issues one (see api.log_in)."""
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                SQL(
+                    "SELECT EXISTS (SELECT 1 FROM {revoked} WHERE jti = %(jti)s) AS logged_out,"
+                    " u.disabled, floor(extract(epoch FROM u.refused_until))::bigint AS until,"
+                    " u.refused_because"
+                    " FROM (SELECT 1) AS one LEFT JOIN {users} AS u ON u.user_id = %(user_id)s"
+                ).format(revoked=self._table, users=self._users),
+                {"jti": principal.token_id or "", "user_id": principal.user_id},
+            )
+            row = curs.fetchone()
+        if row["logged_out"]:
+            return "logged out"
+        if row["disabled"]:
+            return "account disabled"
+        if row["until"] is not None and (principal.issued_at or 0) <= row["until"]:
+            return str(row["refused_because"])
+        return None
 
 
 class RevokedTokensProjection(Projection[RevokedTokensView]):
     name = "revoked_tokens"
-    topics = (User.TokenRevoked.TOPIC,)
+    topics = (
+        User.TokenRevoked.TOPIC,
+        User.PasswordChanged.TOPIC,
+        User.Disabled.TOPIC,
+        User.Enabled.TOPIC,
+        User.StaffUpdated.TOPIC,
+    )
 
+    @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        if isinstance(domain_event, User.TokenRevoked):
-            self.view.revoke(
-                domain_event.jti, domain_event.originator_id, domain_event.expires_at, tracking
-            )
+        """Events of other topics are never delivered here (see `topics`)."""
 
+    @process_event.register(User.TokenRevoked)
+    def _(self, event: User.TokenRevoked, tracking: Tracking) -> None:
+        self.view.revoke(event.jti, event.originator_id, event.expires_at, tracking)
 
-class LoginThrottle:
-    """Counts log-in failures per account and per client address over a sliding window."""
+    @process_event.register(User.PasswordChanged)
+    def _(self, event: User.PasswordChanged, tracking: Tracking) -> None:
+        self.view.refuse_until(event.originator_id, event.timestamp, "password changed", tracking)
 
-    table_name = "login_failures"
-
-    def __init__(
-        self,
-        datastore: PostgresDatastore,
-        *,
-        window_seconds: int,
-        max_per_account: int,
-        max_per_address: int,
-    ) -> None:
-        self.datastore = datastore
-        self.window = timedelta(seconds=window_seconds)
-        self.limits = {"account": max_per_account, "address": max_per_address}
-        self.table = SQL("{}.{}").format(Identifier(datastore.schema), Identifier(self.table_name))
-
-    @classmethod
-    def of(cls, application: ServiceApplication, settings: IdentitySettings) -> LoginThrottle:
-        """The throttle in the Application's database, its table created if need be."""
-        throttle = cls(
-            application.recorder.datastore,  # type: ignore[attr-defined]
-            window_seconds=settings.login_window_seconds,
-            max_per_account=settings.login_max_failures_per_account,
-            max_per_address=settings.login_max_failures_per_address,
+    @process_event.register(User.Disabled)
+    def _(self, event: User.Disabled, tracking: Tracking) -> None:
+        self.view.refuse_until(
+            event.originator_id, event.timestamp, "account disabled", tracking, disabled=True
         )
-        creating_tables(throttle.create_table)
-        return throttle
 
-    def create_table(self) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                SQL(
-                    "CREATE TABLE IF NOT EXISTS {} (key text NOT NULL,"
-                    " failed_at timestamptz NOT NULL DEFAULT now());"
-                    " CREATE INDEX IF NOT EXISTS {} ON {} (key, failed_at)"
-                ).format(self.table, Identifier(f"{self.table_name}_key"), self.table)
-            )
+    @process_event.register(User.Enabled)
+    def _(self, event: User.Enabled, tracking: Tracking) -> None:
+        self.view.enable(event.originator_id, tracking)
 
-    @staticmethod
-    def _keys(account: str, address: str) -> dict[str, str]:
-        return {"account": f"account:{account}", "address": f"address:{address}"}
-
-    def retry_after(self, account: str, address: str) -> int | None:
-        """Seconds until a log-in may be tried again, or None when it may be tried now."""
-        keys = self._keys(account, address)
-        now = datetime.now(UTC)
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                SQL(
-                    "SELECT key, count(*) AS n, min(failed_at) AS oldest FROM {}"
-                    " WHERE key = ANY(%s) AND failed_at > %s GROUP BY key"
-                ).format(self.table),
-                (list(keys.values()), now - self.window),
-            )
-            rows = {row["key"]: row for row in curs.fetchall()}
-        waits = [
-            (rows[key]["oldest"] + self.window - now).total_seconds()
-            for kind, key in keys.items()
-            if key in rows and rows[key]["n"] >= self.limits[kind]
-        ]
-        return max(1, math.ceil(max(waits))) if waits else None
-
-    def record_failure(self, account: str, address: str) -> None:
-        keys = list(self._keys(account, address).values())
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                SQL("DELETE FROM {} WHERE key = ANY(%s) AND failed_at < %s").format(self.table),
-                (keys, datetime.now(UTC) - self.window),
-            )
-            curs.executemany(
-                SQL("INSERT INTO {} (key) VALUES (%s)").format(self.table), [(key,) for key in keys]
-            )
-
-    def forget_account(self, account: str) -> None:
-        """After a successful log-in the account starts afresh; the address keeps its count."""
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                SQL("DELETE FROM {} WHERE key = %s").format(self.table),
-                (self._keys(account, "")["account"],),
-            )
+    @process_event.register(User.StaffUpdated)
+    def _(self, event: User.StaffUpdated, tracking: Tracking) -> None:
+        self.view.refuse_until(event.originator_id, event.timestamp, "role changed", tracking)

@@ -1,4 +1,8 @@
-"""API tests run the real app against a fresh PostgreSQL database, with Kafka disabled."""
+"""API tests run the real app against a fresh PostgreSQL database, with Kafka disabled.
+
+The test client connects from 127.0.0.1, which the app trusts as its proxy (TRUSTED_PROXIES),
+so each test names the client address it logs in from in X-Forwarded-For: the log-in throttle
+counts per address, and tests must not share one."""
 
 import uuid
 
@@ -32,9 +36,12 @@ def key_file(tmp_path_factory):
     return path
 
 
+GATEWAY_PEER = ("127.0.0.1", 50000)
+
+
 @pytest.fixture(scope="session")
-def client(infra, database, key_file):
-    settings = IdentitySettings(
+def settings(infra, database, key_file):
+    return IdentitySettings(
         postgres_host=infra.pg_host,
         postgres_port=infra.pg_port,
         postgres_user=infra.pg_user,
@@ -44,9 +51,14 @@ def client(infra, database, key_file):
         jwt_private_key_file=key_file,
         portal_admin_email=ADMIN_EMAIL,
         portal_admin_password=ADMIN_PASSWORD,
+        trusted_proxies="127.0.0.1/32",
         log_format="console",
     )
-    with TestClient(service.create_app(settings)) as client:
+
+
+@pytest.fixture(scope="session")
+def client(settings):
+    with TestClient(service.create_app(settings), client=GATEWAY_PEER) as client:
         yield client
 
 
@@ -67,8 +79,8 @@ class Portal:
             headers={"X-Forwarded-For": address or self.address()},
         )
 
-    def token(self, email: str, password: str) -> dict[str, str]:
-        response = self.login(email, password)
+    def token(self, email: str, password: str, address: str | None = None) -> dict[str, str]:
+        response = self.login(email, password, address)
         assert response.status_code == 200, response.text
         return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
@@ -88,7 +100,7 @@ class Portal:
     def admin(self) -> dict[str, str]:
         return self.token(ADMIN_EMAIL, ADMIN_PASSWORD)
 
-    def staff(self, role: str, department: str | None = "technical_services") -> dict[str, str]:
+    def staff(self, role: str, department: str | None = "technical") -> dict[str, str]:
         email = f"{role}-{uuid.uuid4().hex[:8]}@dimos.test"
         body = {"email": email, "password": "staff-pw-1", "role": role, "department": department}
         response = self.client.post("/identity/staff", json=body, headers=self.admin())

@@ -41,6 +41,7 @@ def test_id1_register_login_me(portal, client):
         "profile_complete": False,
         "verified": False,
         "verification": None,
+        "disabled": False,
     }
 
 
@@ -96,29 +97,6 @@ def test_id1_no_token_or_bad_token_401(client):
     assert client.get("/identity/me").status_code == 401
     bad = client.get("/identity/me", headers={"Authorization": "Bearer not.a.jwt"})
     assert bad.status_code == 401 and set(bad.json()) >= {"code", "message"}
-
-
-def test_id1_rate_limit_per_account(portal):
-    _, _, email = portal.register("citizen")
-    for _ in range(5):
-        assert portal.login(email, "wrong-password").status_code == 401
-    blocked = portal.login(email, "pass-word-1")  # even the right password, from anywhere
-    assert blocked.status_code == 429
-    assert int(blocked.headers["retry-after"]) > 0
-    assert blocked.json()["code"] == "too_many_failed_logins"
-
-
-def test_id1_rate_limit_per_address_survives_success(portal):
-    _, _, email = portal.register("citizen")
-    address = portal.address()
-    for i in range(19):
-        assert (
-            portal.login(f"x{i}-{uuid.uuid4().hex}@example.gr", "nope", address).status_code == 401
-        )
-    assert portal.login(email, "pass-word-1", address).status_code == 200
-    assert portal.login(email, "wrong-password", address).status_code == 401  # the 20th
-    assert portal.login(email, "pass-word-1", address).status_code == 429
-    assert portal.login(email, "pass-word-1").status_code == 200  # another address is fine
 
 
 def test_id1_logout_revokes_token(portal, client):
@@ -183,9 +161,9 @@ def test_id2_business_requires_afm(portal, client):
 
 
 def test_id4_admin_bootstrapped_creates_staff(portal, client):
-    clerk = portal.staff("clerk", "technical_services")
+    clerk = portal.staff("clerk", "technical")
     me = client.get("/identity/me", headers=clerk).json()
-    assert me["roles"] == ["clerk"] and me["department"] == "technical_services"
+    assert me["roles"] == ["clerk"] and me["department"] == "technical"
     assert me["kind"] == "staff"
     auditor = portal.staff("auditor", None)
     assert client.get("/identity/me", headers=auditor).json()["roles"] == ["auditor"]
@@ -258,7 +236,7 @@ def test_id1_registration_with_an_idempotency_key_happens_once(portal, client):
 def test_id4_staff_creation_with_an_idempotency_key_happens_once(portal, client):
     admin = portal.admin()
     body = {"email": portal.new_email("clerk"), "password": "staff-pw-1", "role": "clerk"}
-    body["department"] = "roads"
+    body["department"] = "technical"
     keyed = admin | {"Idempotency-Key": uuid.uuid4().hex}
     first = client.post("/identity/staff", json=body, headers=keyed)
     again = client.post("/identity/staff", json=body, headers=keyed)

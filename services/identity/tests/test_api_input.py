@@ -64,7 +64,7 @@ def test_id2_profile_refuses_control_characters(portal, client, kind, field):
 @pytest.mark.parametrize("field", ["email", "password", "department"])
 def test_id4_staff_creation_refuses_control_characters(portal, client, field):
     email = f"clerk-{uuid.uuid4().hex[:8]}@dimos.test"
-    body = {"email": email, "password": "staff-pw-1", "role": "clerk", "department": "roads"}
+    body = {"email": email, "password": "staff-pw-1", "role": "clerk", "department": "technical"}
     admin = portal.admin()
     response = client.post("/identity/staff", json=body | {field: body[field] + NUL}, headers=admin)
     refused(response, field)

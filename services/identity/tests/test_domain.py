@@ -118,7 +118,7 @@ def test_id3_verify_and_revoke():
 
 
 def test_id3_staff_are_not_verified_in_person():
-    clerk = User.create_staff("c@example.gr", "hash", "clerk", "roads")
+    clerk = User.create_staff("c@example.gr", "hash", "clerk", "technical")
     with pytest.raises(CommandNotApplicable):
         clerk.verify("passport", "X1", "clerk-1")
 

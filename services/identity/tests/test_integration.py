@@ -40,7 +40,7 @@ def test_id4_user_lifecycle_is_published_on_the_user_topic():
 
 
 def test_id4_private_events_are_not_published():
-    staff = User.create_staff("c@dimos.gr", "hash", "clerk", "roads")
+    staff = User.create_staff("c@dimos.gr", "hash", "clerk", "technical")
     staff.revoke_token("jti-1", datetime.now(UTC))
     index = EmailIndex.claim("c@dimos.gr", staff.id)
     assert _published(staff, index) == []
