@@ -6,7 +6,11 @@ from uuid import uuid4
 from identity_service.domainmodel import EmailIndex, User
 from identity_service.main import service
 from portal_events.contracts import (
+    PasswordChangedV1,
     ProfileUpdatedV1,
+    StaffUpdatedV1,
+    UserDisabledV1,
+    UserEnabledV1,
     UserRegisteredV1,
     UserVerifiedV1,
     VerificationRevokedV1,
@@ -44,3 +48,24 @@ def test_id4_private_events_are_not_published():
     staff.revoke_token("jti-1", datetime.now(UTC))
     index = EmailIndex.claim("c@dimos.gr", staff.id)
     assert _published(staff, index) == []
+
+
+def test_id4_account_management_is_published_with_the_admin_and_never_a_password_hash():
+    """issue 6: the other services refuse tokens from these (UserDisabled, UserEnabled,
+    PasswordChanged, StaffUpdated); ASVS 5.0 V7.4.2."""
+    admin = uuid4()
+    clerk = User.create_staff("c@dimos.gr", "hash", "clerk", "technical")
+    clerk.collect_events()
+    clerk.disable("left the job", str(admin))
+    clerk.enable(str(admin))
+    clerk.change_password("new-hash")
+    clerk.update_staff(None, "sanitation", str(admin))
+    published = _published(clerk)
+    assert {topic for topic, _ in published} == {IDENTITY_USER_EVENTS}
+    disabled, enabled, changed, updated = (contract for _, contract in published)
+    assert isinstance(disabled, UserDisabledV1) and disabled.disabled_by == admin
+    assert disabled.reason == "left the job" and disabled.user_id == clerk.id
+    assert isinstance(enabled, UserEnabledV1) and enabled.enabled_by == admin
+    assert isinstance(changed, PasswordChangedV1) and "hash" not in changed.model_dump_json()
+    assert isinstance(updated, StaffUpdatedV1) and updated.updated_by == admin
+    assert (updated.role, updated.department) == ("clerk", "sanitation")
