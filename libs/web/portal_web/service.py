@@ -24,8 +24,11 @@ Shutdown runs it backwards. Everything a route needs is on one container, `app.s
 `resource_of`); the token verifier is the one thing tests swap (`create_app(token_verifier=...)`).
 
 A token that verifies may still be refused (logged out, password changed, account disabled,
-role changed): `token_revocations` makes the service's `TokenRevocations` (identity passes its
-own, which knows logged-out token ids).
+role changed). By default the kit keeps the refused users in the service's database
+(`portal_web.refusals`) and merges the handlers that feed it from `IDENTITY_USER_EVENTS` into
+the service's consumer, subscribing it to that topic (a service that consumes nothing else gets
+a consumer for it). Identity passes its own `token_revocations`, which knows logged-out token
+ids and reads its own event store.
 
 Topics are named by the constants of `portal_events.topics`. A service publishes each of its
 aggregates' public events on that aggregate's topic (`publishes`); it consumes the topics it
@@ -52,13 +55,14 @@ from portal_events.health import ComponentHealth
 from portal_events.projections import ReadModel
 from portal_events.relay import OutboxRelay
 from portal_events.schema import creating_tables
-from portal_events.topics import dead_letter_topic
+from portal_events.topics import IDENTITY_USER_EVENTS, dead_letter_topic
 
 from portal_web.app import create_service_app
 from portal_web.auth import TokenRevocations, TokenVerifier
 from portal_web.errors import ErrorTable, HttpError
 from portal_web.logging import configure_logging
 from portal_web.metrics import ServiceMetrics
+from portal_web.refusals import RefusedUsers, refusal_handlers
 from portal_web.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
@@ -83,6 +87,8 @@ class Runtime:
     resources: dict[str, Any] = field(default_factory=dict)
     relay: OutboxRelay | None = None
     consumer: EventConsumer | None = None
+    # The kit's TokenRevocations, unless the service declares its own.
+    refused_users: RefusedUsers | None = None
 
     def read_model(self, view_class: type[Any]) -> ReadModel[Any]:
         return self.read_models[view_class]
@@ -175,6 +181,11 @@ class Service:
                 app.state.token_verifier = self.token_verifier(runtime)
             if self.token_revocations is not None:
                 app.state.token_revocations = self.token_revocations(runtime)
+            else:
+                runtime.refused_users = creating_tables(
+                    lambda: RefusedUsers(application.recorder.datastore)
+                )
+                app.state.token_revocations = runtime.refused_users
             if self.on_startup is not None:
                 self.on_startup(runtime)
             stack.push_async_callback(loops.stop)
@@ -198,17 +209,39 @@ class Service:
             )
             loops.start("relay", runtime.relay.run)
             app.state.health_checks["relay:lag"] = runtime.relay.health
-        if self.consumes and self.handlers is not None:
+        topics, handlers = self._consumed(runtime)
+        if topics and handlers:
             runtime.consumer = EventConsumer(
                 service=self.name,
                 group_id=self.name,
-                topics=list(self.consumes),
-                handlers=dict(self.handlers(runtime.application)),
+                topics=topics,
+                handlers=handlers,
                 bootstrap_servers=settings.kafka_bootstrap_servers,
                 dead_letter_topic=dead_letter_topic(self.name),
             )
             loops.start("consumer", runtime.consumer.run)
             app.state.health_checks["consumer:processing"] = runtime.consumer.health
+
+    def _consumed(self, runtime: Runtime) -> tuple[list[str], dict[type[Contract], Handler]]:
+        """The consumer's topics and handlers: the service's, and the kit's for its refused
+        users (both are called, the kit's first, if a service handles the same contract)."""
+        topics = list(self.consumes) if self.handlers is not None else []
+        handlers = dict(self.handlers(runtime.application)) if self.handlers is not None else {}
+        if runtime.refused_users is not None:
+            if IDENTITY_USER_EVENTS not in topics:
+                topics.append(IDENTITY_USER_EVENTS)
+            for contract, kit_handler in refusal_handlers(runtime.refused_users).items():
+                own = handlers.get(contract)
+                handlers[contract] = kit_handler if own is None else _both(kit_handler, own)
+        return topics, handlers
+
+
+def _both(first: Handler, then: Handler) -> Handler:
+    def handle(envelope: Any, contract: Any) -> None:
+        first(envelope, contract)
+        then(envelope, contract)
+
+    return handle
 
 
 def _register_component_metrics(metrics: ServiceMetrics, runtime: Runtime) -> None:

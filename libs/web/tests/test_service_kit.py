@@ -5,24 +5,33 @@ domain error from its error table, and reports its components in health."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from fastapi import APIRouter, Depends
 from fastapi.testclient import TestClient
 from portal_events.application import Idempotency, ServiceApplication
-from portal_events.contracts import RequestSubmittedV1
+from portal_events.contracts import (
+    Contract,
+    RequestSubmittedV1,
+    UserDisabledV1,
+    UserEnabledV1,
+)
+from portal_events.envelope import wrap
 from portal_events.projections import ReadModel
-from portal_events.topics import TEST_EVENTS
+from portal_events.topics import IDENTITY_USER_EVENTS, TEST_EVENTS
 from portal_events.views import PostgresView
 from portal_web import CurrentPrincipal, HttpError, IdempotencyKey, ListPage, PagingParams, text
-from portal_web.service import Service, application_of, read_model_of
+from portal_web.service import Runtime, Service, application_of, read_model_of
 from portal_web.settings import ServiceSettings
 from pydantic import BaseModel
 
@@ -279,3 +288,112 @@ def test_idempotency_key_through_the_kit(client, token):
     other = client.post("/parcels", json={"label": "b"}, headers=me | key)
     assert other.status_code == 409
     assert other.json()["code"] == "idempotency_key_reused"
+
+
+def publish_as_identity(bootstrap: str, contract: Contract, user_id: UUID, sequence: int) -> None:
+    """Send `contract` on identity's topic as identity's relay does: in the kit's envelope,
+    keyed by the user."""
+    envelope = wrap(
+        contract,
+        source="identity",
+        subject=str(user_id),
+        sequence=sequence,
+        occurred_at=datetime.now(UTC),
+        metadata={"correlation_id": f"kit-test-{uuid.uuid4().hex[:8]}"},
+    )
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(
+                IDENTITY_USER_EVENTS, envelope.to_bytes(), key=envelope.subject.encode()
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def test_a_disabled_users_tokens_are_refused_within_seconds_through_kafka(client, infra, token):
+    """issue 6 "Token refusal" (ASVS 5.0 V7.4.2): identity's UserDisabled reaches a service
+    that declares nothing for it (the kit subscribes its consumer to identity's topic), and the
+    user's token is refused from then on, not only after expiry; after UserEnabled a token from a
+    new log-in passes while the old one stays refused."""
+    user, admin = uuid.uuid4(), uuid.uuid4()
+    old = {"Authorization": f"Bearer {token('citizen', user_id=user)}"}
+    assert client.get("/parcels", headers=old).status_code == 200
+
+    disabled = UserDisabledV1(
+        user_id=user, reason="abuse", disabled_by=admin, disabled_at=datetime.now(UTC)
+    )
+    publish_as_identity(infra.kafka_bootstrap, disabled, user, sequence=2)
+    refused = eventually(
+        lambda: (answer := client.get("/parcels", headers=old)).status_code == 401 and answer
+    )
+    assert refused.json() == {
+        "code": "invalid_token",
+        "message": "The access token is no longer valid: account disabled.",
+    }
+
+    enabled = UserEnabledV1(user_id=user, enabled_by=admin, enabled_at=datetime.now(UTC))
+    publish_as_identity(infra.kafka_bootstrap, enabled, user, sequence=3)
+
+    def logs_in_again() -> bool:
+        new = {"Authorization": f"Bearer {token('citizen', user_id=user)}"}
+        return client.get("/parcels", headers=new).status_code == 200
+
+    eventually(logs_in_again)
+    assert client.get("/parcels", headers=old).status_code == 401
+
+
+class RecordedChanges:
+    """Stands in for the refused-users table where only the consumer's wiring is under test."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def disabled(self, user_id: UUID, at: datetime) -> None:
+        self.calls.append("kit")
+
+
+def test_every_service_consumes_identitys_user_events_for_its_refused_users():
+    """issue 6 "Token refusal": a service that consumes nothing gets a consumer for
+    IDENTITY_USER_EVENTS; a service with its own handler for one of those contracts keeps it,
+    called after the kit's."""
+    changes = RecordedChanges()
+    runtime = Runtime(settings=None, application=None, refused_users=changes)
+
+    silent = Service(
+        name="silent",
+        title="Silent",
+        description="Consumes nothing of its own",
+        settings=ServiceSettings,
+        application=ParcelsApplication,
+    )
+    topics, handlers = silent._consumed(runtime)
+    assert topics == [IDENTITY_USER_EVENTS]
+    assert UserDisabledV1 in handlers and UserEnabledV1 in handlers
+
+    def own_handlers(app: Any):
+        return {UserDisabledV1: lambda envelope, contract: changes.calls.append("service")}
+
+    listening = Service(
+        name="listening",
+        title="Listening",
+        description="Handles UserDisabled itself",
+        settings=ServiceSettings,
+        application=ParcelsApplication,
+        consumes=[TEST_EVENTS, IDENTITY_USER_EVENTS],
+        handlers=own_handlers,
+    )
+    topics, handlers = listening._consumed(runtime)
+    assert topics == [TEST_EVENTS, IDENTITY_USER_EVENTS]
+    contract = UserDisabledV1(
+        user_id=uuid.uuid4(), reason="r", disabled_by=uuid.uuid4(), disabled_at=datetime.now(UTC)
+    )
+    handlers[UserDisabledV1](None, contract)
+    assert changes.calls == ["kit", "service"]
+
+    own_revocations = Runtime(settings=None, application=None)  # identity: its own, no table
+    assert silent._consumed(own_revocations) == ([], {})
