@@ -81,10 +81,10 @@ LIFETIME_NOTE = (
     "of the last three from identity's events within seconds."
 )
 THROTTLE_NOTE = (
-    "Throttled (ASVS 5.0 V6.3.1): after 5 failures for the account from one client address, or "
-    "30 from one address, in 15 minutes: 429 with Retry-After; the gateway also answers 429 to "
-    "bursts. Failures for the account from anywhere slow its answers down (up to 4 s) but never "
-    "lock the owner out."
+    "Throttled (ASVS 5.0 V6.3.1; defaults): after 5 failures for the account from one client "
+    "address, or 30 from one address, in 15 minutes: 429 with Retry-After; the gateway also "
+    "answers 429 to bursts. Failures for the account from anywhere slow its answers down (up to "
+    "4 s) but never lock the owner out."
 )
 
 # --- dependencies ----------------------------------------------------------------------------
@@ -106,7 +106,7 @@ SearchText = Annotated[
 ]
 
 
-def caller_address(request: Request, runtime: ServiceRuntime) -> str:
+async def caller_address(request: Request, runtime: ServiceRuntime) -> str:
     """The client's address as TRUSTED_PROXIES lets identity believe it (throttle.py)."""
     return client_address(
         request.client.host if request.client else None,
@@ -389,7 +389,7 @@ def disable_user(
 @router.post(
     "/users/{user_id}/enable",
     response_model=UserPublic,
-    responses=error_responses(401, 403, 404, 409),
+    responses=error_responses(401, 403, 404, 409, 422),
     summary="Enable a disabled account again (admin; SPEC ID-4)",
     description=(
         "SPEC ID-4. The user may log in again; tokens from before the account was disabled stay "

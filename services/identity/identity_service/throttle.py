@@ -33,6 +33,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 
 from eventsourcing.postgres import PostgresDatastore
@@ -45,6 +46,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 @dataclass(frozen=True)
 class ThrottleLimits:
+    """The rules of the module docstring, as IdentitySettings.throttle_limits sets them."""
+
     window_seconds: int = 900
     max_failures_per_account_address: int = 5
     max_failures_per_address: int = 30
@@ -71,16 +74,10 @@ class Attempt(Protocol):
     def failed(self) -> None: ...
 
 
-class Throttle(Protocol):
-    def reserve(self, account: str, address: str) -> Attempt:
-        """Reserve an attempt (counted as a failure until it succeeds), or raise
-        LoginThrottled when the pair or the address is over its limit."""
-        ...
-
-
 # --- the client's address --------------------------------------------------------------------
 
 
+@cache
 def parse_networks(spec: str) -> tuple[IPNetwork, ...]:
     """`TRUSTED_PROXIES`: comma-separated IPs or CIDRs ("127.0.0.1/32,::1/128"); ValueError
     naming the entry that is neither."""
@@ -178,6 +175,8 @@ class PostgresThrottle:
             )
 
     def reserve(self, account: str, address: str) -> PostgresAttempt:
+        """Reserve an attempt (a failure until it succeeds) for `account` from `address`, or
+        raise LoginThrottled when the pair or the address is over its limit."""
         address = throttle_key(address)
         limits = self.limits
         with self.datastore.transaction(commit=True) as curs:
