@@ -10,9 +10,18 @@ from threading import Barrier
 
 import pytest
 from fastapi.routing import APIRoute
+from identity_service.domainmodel import User
 from identity_service.main import service
 from portal_events.departments import DEPARTMENTS
+from portal_events.mapper import event_metadata
 from portal_web.auth import optional_principal
+
+
+def recorded(client, user_id: str, event_type: type) -> list:
+    """The user's stored events of one type, with their metadata (the actor who caused them)."""
+    events = client.app.state.runtime.application.repository.event_store.get(uuid.UUID(user_id))
+    return [event_metadata(e)["actor"] for e in events if isinstance(e, event_type)]
+
 
 # --- log-in throttling (ASVS 5.0 V6.1.1, V6.3.1) --------------------------------------------
 
@@ -51,7 +60,7 @@ def test_v6_3_1_fifty_parallel_guesses_get_no_more_checks_than_the_limit(portal,
 
 
 def test_v7_4_3_a_password_change_refuses_every_earlier_token(portal, client):
-    _, first, email = portal.register("citizen")
+    user_id, first, email = portal.register("citizen")
     second = portal.token(email, "pass-word-1")
     body = {"current_password": "pass-word-1", "new_password": "a-new-passphrase"}
     assert client.put("/identity/me/password", json=body, headers=first).status_code == 204
@@ -61,6 +70,7 @@ def test_v7_4_3_a_password_change_refuses_every_earlier_token(portal, client):
     assert portal.login(email, "pass-word-1").status_code == 401
     fresh = portal.token(email, "a-new-passphrase")
     assert client.get("/identity/me", headers=fresh).status_code == 200
+    assert recorded(client, user_id, User.PasswordChanged) == [{"id": user_id, "role": "citizen"}]
 
 
 def test_v6_2_3_a_wrong_current_password_is_422_and_counts_as_a_failed_log_in(portal, client):
@@ -100,6 +110,8 @@ def test_v7_4_2_a_disabled_user_cannot_log_in_and_their_tokens_are_refused(porta
     assert right.status_code == wrong.status_code == 401 and right.json() == wrong.json()
     found = client.get("/identity/users", params={"q": email}, headers=admin).json()
     assert found["items"][0]["disabled"] is True
+    admin_id = client.get("/identity/me", headers=admin).json()["user_id"]
+    assert recorded(client, user_id, User.Disabled) == [{"id": admin_id, "role": "admin"}]
 
     enabled = client.post(f"/identity/users/{user_id}/enable", headers=admin)
     assert enabled.status_code == 200 and enabled.json()["disabled"] is False
