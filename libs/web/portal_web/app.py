@@ -15,6 +15,7 @@ from portal_web.correlation import CorrelationIdMiddleware
 from portal_web.docs import install_docs
 from portal_web.errors import ErrorTable, install_error_handlers, install_error_table
 from portal_web.metrics import install_metrics
+from portal_web.security_headers import SecurityHeadersMiddleware
 from portal_web.settings import ServiceSettings
 
 HealthCheck = Callable[[], "bool | ComponentHealth"]
@@ -83,7 +84,9 @@ def create_service_app(
     app.state.metrics = install_metrics(app, prefix, name)
     install_error_handlers(app)
     install_error_table(app, errors or {})
+    # Outermost last: security headers mark every answer, the correlation middleware's 500 too.
     app.add_middleware(CorrelationIdMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
 
     @app.get(
         f"{prefix}/health",

@@ -6,14 +6,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-log = structlog.get_logger()
 
 
 class ErrorBody(BaseModel):
@@ -137,10 +134,7 @@ def install_error_handlers(app: FastAPI) -> None:
             _field_problems(exc),
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", error=repr(exc))
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+    # Any other exception is answered 500 by portal_web.correlation, within the request's context.
 
 
 # OpenAPI: the error responses every protected route may give.

@@ -3,6 +3,7 @@ load their JavaScript, CSS and images from the service itself, never from a CDN.
 
 from __future__ import annotations
 
+import json
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -78,11 +79,48 @@ def test_docs_pages_load_every_asset_from_the_service(client, page):
 
 def test_swagger_ui_is_pointed_at_the_services_openapi_document_and_redirect_page(client):
     page = client.get("/demo/docs").text
-    assert "url: '/demo/openapi.json'" in page
-    assert "'/demo/docs/oauth2-redirect'" in page
+    config = json.loads(_Pages.of(page).swagger_config)
+    assert config["url"] == "/demo/openapi.json"
+    assert config["oauth2RedirectUrl"] == "/demo/docs/oauth2-redirect"
     redirect = client.get("/demo/docs/oauth2-redirect")
     assert redirect.status_code == 200
-    assert not [url for url in assets_of(redirect.text) if urlsplit(url).netloc]
+    for url in assets_of(redirect.text):
+        assert not urlsplit(url).netloc
+        assert client.get(url).status_code == 200, url
+
+
+class _Pages(HTMLParser):
+    """What a strict Content-Security-Policy would block in a page: inline scripts and styles,
+    style attributes and event handler attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inline: list[str] = []
+        self.swagger_config = ""
+
+    @classmethod
+    def of(cls, html: str) -> _Pages:
+        parser = cls()
+        parser.feed(html)
+        return parser
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "style":
+            self.inline.append("<style>")
+        if tag == "script" and not attributes.get("src"):
+            self.inline.append("<script> without src")
+        for name in attributes:
+            if name == "style" or name.startswith("on"):
+                self.inline.append(f"{tag} {name}=")
+        if attributes.get("id") == "swagger-ui":
+            self.swagger_config = attributes.get("data-config") or ""
+
+
+@pytest.mark.parametrize("page", ["/demo/docs", "/demo/redoc", "/demo/docs/oauth2-redirect"])
+def test_docs_pages_have_no_inline_script_or_style(client, page):
+    """issue 6: the docs pages' CSP allows scripts and styles from the service only."""
+    assert _Pages.of(client.get(page).text).inline == []
 
 
 def test_redoc_logo_is_served_where_the_bundle_asks_for_it(client):
