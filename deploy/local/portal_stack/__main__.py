@@ -1,4 +1,4 @@
-"""python -m portal_stack up|down|status|logs|reset|init"""
+"""python -m portal_stack up|restart|down|status|logs|reset|init"""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="portal_stack", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start whatever is not running, wait until healthy")
+    restart = commands.add_parser(
+        "restart", help="restart the named processes (all when none is named), then up"
+    )
+    restart.add_argument("names", nargs="*", help="identity, requests, protocol-registry, ...")
     commands.add_parser("down", help="stop every process; data is kept")
     commands.add_parser("status", help="one line per process; exit 1 unless all are up")
     logs = commands.add_parser("logs", help="tail of every log, or of one")
@@ -40,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         match args.command:
             case "up":
+                _up()
+            case "restart":
+                stack.restart(args.names)
                 _up()
             case "down":
                 stack.down()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import stat
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,9 +131,35 @@ def _service_pid(cfg: Config, service: Process) -> int | None:
     return read_pid(cfg.run / f"{service.name}.pid")
 
 
+def _started_from(cfg: Config, service: Process) -> str:
+    """What a process runs: a digest of its environment and of every source file it imports
+    from this work tree (its package and, for a service, the shared libraries). `up` restarts
+    a process when this changed since it started, so that tests never run against stale code."""
+    listed = service_list()
+    packages = (
+        [*listed.libraries, service.package] if service.kind == "service" else [service.package]
+    )
+    digest = hashlib.sha256(json.dumps(cfg.service_env(service), sort_keys=True).encode())
+    for package in packages:
+        for path in sorted((REPO / package).rglob("*")):
+            parts = path.relative_to(REPO / package).parts
+            if path.suffix in {".py", ".toml"} and "tests" not in parts and path.is_file():
+                status = path.stat()
+                digest.update(f"{path}:{status.st_mtime_ns}:{status.st_size}".encode())
+    return digest.hexdigest()
+
+
 def start_service(cfg: Config, service: Process) -> None:
-    if _service_pid(cfg, service):
+    """Start `service` unless it runs already from the current code and environment; one that
+    runs from older ones is stopped (gracefully) and started again."""
+    started_from = cfg.run / f"{service.name}.started-from"
+    current = _started_from(cfg, service)
+    running = _service_pid(cfg, service)
+    if running and started_from.exists() and started_from.read_text() == current:
         return
+    if running:
+        say(f"restarting {service.name}: its code or environment changed since it started")
+        stop(running)
     ensure_port_free(service.port, service.name)
     say(f"starting {service.name} on {service.url}")
     uvicorn = Path(sys.executable).with_name("uvicorn")
@@ -141,6 +170,7 @@ def start_service(cfg: Config, service: Process) -> None:
         env=cfg.service_env(service),
         cwd=REPO,
     )
+    started_from.write_text(current)
 
 
 def _wait_healthy(cfg: Config) -> None:
@@ -186,6 +216,17 @@ def _ensure_up(say) -> StackInfo:
     _wait_healthy(cfg)
     gateway.ensure_running(cfg, say)
     return info(cfg)
+
+
+def restart(names: Sequence[str]) -> None:
+    """Stop the named processes (every process when none is named); `up` starts them again."""
+    cfg = Config.from_env()
+    chosen = [s for s in cfg.services if not names or s.name in names]
+    unknown = set(names) - {s.name for s in chosen}
+    if unknown:
+        raise StackError(f"no process {', '.join(sorted(unknown))} in deploy/services.toml")
+    for service in chosen:
+        stop(_service_pid(cfg, service))
 
 
 def down() -> None:

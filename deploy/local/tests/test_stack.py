@@ -17,7 +17,7 @@ from portal_stack import StackInfo, ensure_up
 from portal_stack.config import Config
 from portal_stack.kafka import declared_topics
 from portal_stack.procs import read_pid
-from portal_stack.services import load
+from portal_stack.services import REPO, load
 from portal_stack.stack import _ensure_jwt_key, processes
 
 pytestmark = pytest.mark.integration
@@ -45,6 +45,24 @@ def test_a_second_ensure_up_reuses_the_running_stack_quickly(stack: StackInfo) -
     assert {name: pid for name, pid, _, _ in processes(cfg)} == pids_before
     assert all(pids_before.values()), pids_before
     assert elapsed < 10, f"a no-op ensure_up took {elapsed:.1f} s"
+
+
+def test_up_restarts_a_process_whose_code_changed_since_it_started(stack: StackInfo) -> None:
+    """After a pull or an edit, `make test` must not run against the code a process started
+    with: `up` restarts exactly the processes whose sources (or environment) changed."""
+    cfg = Config.from_env()
+    pids_before = {name: pid for name, pid, _, _ in processes(cfg)}
+    noop_source = REPO / "deploy/simulators/portal_simulators/noop.py"
+    os.utime(noop_source)  # as an edit would
+
+    ensure_up()
+
+    pids_after = {name: pid for name, pid, _, _ in processes(cfg)}
+    assert pids_after["noop"] != pids_before["noop"]  # same package: both simulators restart
+    assert pids_after["protocol-registry"] != pids_before["protocol-registry"]
+    for name in ("identity", "requests", "protocol", "postgres", "kafka", "gateway"):
+        assert pids_after[name] == pids_before[name], name
+    assert _get(f"{stack.gateway_operators_url}/noop/health") == 200
 
 
 def test_the_declared_topics_exist_with_their_partitions(stack: StackInfo) -> None:
