@@ -14,6 +14,7 @@ from portal_web.auth import (
     TokenVerifier,
     require_roles,
 )
+from portal_web.departments import DepartmentCode
 from portal_web.errors import ApiError, ErrorBody, ErrorTable, HttpError, error_responses
 from portal_web.idempotency import IdempotencyKey
 from portal_web.lists import ListPage, Paging, PagingParams
@@ -29,6 +30,7 @@ __all__ = [
     "Clerk",
     "ClerkOrAdmin",
     "CurrentPrincipal",
+    "DepartmentCode",
     "Email",
     "ErrorBody",
     "ErrorTable",

@@ -12,14 +12,21 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 from portal_events.projections import ReadModel
-from portal_web import AnyStaff, ErrorTable, HttpError, PagingParams, Principal, error_responses
+from portal_web import (
+    AnyStaff,
+    DepartmentCode,
+    ErrorTable,
+    HttpError,
+    PagingParams,
+    Principal,
+    error_responses,
+)
 from portal_web.service import application_of, read_model_of
 
 from protocol_service.application import EVERYTHING, ProtocolApplication, Scope
 from protocol_service.domainmodel import RegistrationNotFound
 from protocol_service.schemas import (
     DOCUMENT_ID_EXAMPLE,
-    DepartmentCode,
     PendingRegistrationSummary,
     PendingRegistrationSummaryPage,
     RegistrationPublic,

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any, Literal
 from uuid import UUID
 
-from portal_events.departments import DEPARTMENTS
 from portal_web import ListPage
 from pydantic import BaseModel, ConfigDict, Field
 
 DOCUMENT_ID_EXAMPLE = "3b9a4c52-1d2e-4f6a-8b7c-9d0e1f2a3b4c"
 
 RegistrationStatus = Literal["pending", "assigned"]
-# A code of the department catalogue: OpenAPI lists them, anything else is 422.
-DepartmentCode = StrEnum("DepartmentCode", {code: code for code in DEPARTMENTS})
 
 
 def _document_id() -> Any:

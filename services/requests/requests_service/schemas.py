@@ -7,11 +7,9 @@ at most n characters), so nothing that a PostgreSQL text column would refuse is 
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from portal_events.departments import DEPARTMENTS
 from portal_web import ListPage, text
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,8 +29,6 @@ Text = text(TEXT_MAX)
 DesiredAction = text(DESIRED_ACTION_MAX)
 Note = text(NOTE_MAX)
 Category = text(CATEGORY_MAX)
-# A code of the department catalogue: OpenAPI lists them, anything else is 422.
-DepartmentCode = StrEnum("DepartmentCode", {code: code for code in DEPARTMENTS})
 
 REQUEST_ID_EXAMPLE = "3b9a4c52-1d2e-4f6a-8b7c-9d0e1f2a3b4c"
 
