@@ -63,6 +63,11 @@ GET    /identity/users                                 401  403  403  403  200  
 POST   /identity/staff                                 401  403  403  403  403  403  403  201
 POST   /identity/users/{user_id}/verification          401  403  403  403  201  201  403  403
 DELETE /identity/users/{user_id}/verification          401  403  403  403  200  200  403  403
+POST   /identity/users/{user_id}/disable               401  403  403  403  403  403  403  200
+POST   /identity/users/{user_id}/enable                401  403  403  403  403  403  403  200
+PATCH  /identity/users/{user_id}/staff                 401  403  403  403  403  403  403  200
+GET    /identity/departments                           200  200  200  200  200  200  200  200
+PUT    /identity/me/password                           401  204  204  204  204  204  204  204
 GET    /requests/health                                200  200  200  200  200  200  200  200
 POST   /requests/anonymous                             202  202  202  202  202  202  202  202
 POST   /requests                                       401  201  201  201  403  403  403  403

@@ -107,6 +107,17 @@ class World:
         assert response.status_code == 201, response.text
         return user_id
 
+    def disabled_citizen(self) -> str:
+        """A new citizen whom the admin has disabled (ID-4)."""
+        user_id = self.casting.registered().user_id
+        response = self.gateway.post(
+            f"/identity/users/{user_id}/disable",
+            json=DISABLING,
+            headers=self.people[ADMIN].headers,
+        )
+        assert response.status_code == 200, response.text
+        return user_id
+
 
 @pytest.fixture(scope="module")
 def world(gateway, admin, eventually) -> World:
@@ -146,6 +157,7 @@ def world(gateway, admin, eventually) -> World:
 # --- how each route is called -----------------------------------------------------------------
 
 VERIFICATION = {"document_type": "identity_card", "document_number": "ΑΒ123456"}
+DISABLING = {"reason": "Αποχώρησε από την υπηρεσία"}
 Body = Callable[[World, str], dict[str, Any]]  # (world, role) -> httpx keyword arguments
 
 
@@ -198,6 +210,26 @@ RECIPES: dict[Route, Recipe] = {
     ("DELETE", "/identity/users/{user_id}/verification"): Recipe(
         json_body({"reason": "Το έγγραφο είχε λήξει"}),
         fresh=lambda world: {"user_id": world.verified_citizen()},
+    ),
+    # A successful disabling, enabling or staff change acts on a person of its own.
+    ("POST", "/identity/users/{user_id}/disable"): Recipe(
+        json_body(DISABLING),
+        fresh=lambda world: {"user_id": world.casting.registered().user_id},
+    ),
+    ("POST", "/identity/users/{user_id}/enable"): Recipe(
+        fresh=lambda world: {"user_id": world.disabled_citizen()}
+    ),
+    ("PATCH", "/identity/users/{user_id}/staff"): Recipe(
+        json_body({"department": OTHER_DEPARTMENT}),
+        fresh=lambda world: {"user_id": world.casting.staff("clerk", DEPARTMENT).user_id},
+    ),
+    ("PUT", "/identity/me/password"): Recipe(
+        lambda world, role: {
+            "json": {
+                "current_password": world.people[role].password if role != ANONYMOUS else "x",
+                "new_password": new_password(),
+            }
+        }
     ),
     ("POST", "/requests/anonymous"): Recipe(
         json_body({"subject": "Θόρυβος", "text": "Θόρυβος από κατάστημα μετά τα μεσάνυχτα."})
