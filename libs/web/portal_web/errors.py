@@ -121,6 +121,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body it cannot decode (not UTF-8, a broken form): invalid
+            # input like any other, answered as routes document it rather than as a bare 400.
+            return error_response(
+                422,
+                "invalid_input",
+                "The body could not be read: send UTF-8 JSON (or the form the route documents).",
+                [{"field": "body", "problem": str(exc.detail)}],
+            )
         code = _CODES.get(exc.status_code, "error")
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return error_response(exc.status_code, code, message, headers=exc.headers)
