@@ -269,3 +269,76 @@ class ProtocolRegistrationPendingV1(Contract):
     attempts: int
     reason: str
     next_attempt_at: datetime
+
+
+# --- payments (SPEC P-1, P-2; F-6, B-2, B-3) --------------------------------------------------
+
+PayableType = Literal["fine", "tax_declaration", "tax_debt"]
+
+
+@contract
+class PaymentRequestedV1(Contract):
+    """The owner of a payable asks for it to be paid (SPEC P-1): published by the owning service
+    (fines, business tax) on its own topic; the payments service consumes it and creates the
+    payment with this very id, so a repeat creates nothing. Payments knows nothing of what is
+    paid beyond these fields."""
+
+    TYPE: ClassVar[str] = "PaymentRequested"
+    VERSION: ClassVar[int] = 1
+
+    payment_id: UUID
+    payable_type: PayableType
+    payable_id: UUID
+    amount: int = Field(gt=0, description="In cents of EUR")
+    currency: Literal["EUR"] = "EUR"
+    description: str = Field(description="What the payer sees at the bank, in Greek")
+    reference: str | None = Field(None, description="The payable's RF code (ISO 11649), if any")
+    payer_id: UUID
+    requested_at: datetime
+
+
+@contract
+class PaymentCompletedV1(Contract):
+    """The bank reported the payment successful, once (SPEC P-2): the owner marks its payable
+    paid."""
+
+    TYPE: ClassVar[str] = "PaymentCompleted"
+    VERSION: ClassVar[int] = 1
+
+    payment_id: UUID
+    payable_type: PayableType
+    payable_id: UUID
+    amount: int = Field(description="In cents of EUR")
+    payer_id: UUID
+    completed_at: datetime
+
+
+@contract
+class PaymentFailedV1(Contract):
+    """The payment did not go through (declined card, insufficient funds, refused by payments
+    because another payment of the payable is open); the payable may be paid again."""
+
+    TYPE: ClassVar[str] = "PaymentFailed"
+    VERSION: ClassVar[int] = 1
+
+    payment_id: UUID
+    payable_type: PayableType
+    payable_id: UUID
+    payer_id: UUID
+    reason: str = Field(description="A stable code: declined, insufficient_funds, ...")
+    failed_at: datetime
+
+
+@contract
+class PaymentExpiredV1(Contract):
+    """The payer abandoned the payment, and the bank confirmed it was not paid: it is over and the
+    payable may be paid again (SPEC P-2)."""
+
+    TYPE: ClassVar[str] = "PaymentExpired"
+    VERSION: ClassVar[int] = 1
+
+    payment_id: UUID
+    payable_type: PayableType
+    payable_id: UUID
+    payer_id: UUID
+    expired_at: datetime

@@ -31,10 +31,18 @@ class Topic:
 IDENTITY_USER_EVENTS = "identity.user.events"
 REQUESTS_REQUEST_EVENTS = "requests.request.events"
 PROTOCOL_REGISTRATION_EVENTS = "protocol.registration.events"
+PAYMENTS_PAYMENT_EVENTS = "payments.payment.events"
+FINES_FINE_EVENTS = "fines.fine.events"
 
 EVENT_TOPICS = tuple(
     Topic(name, partitions=3, retention=timedelta(days=7))
-    for name in (IDENTITY_USER_EVENTS, REQUESTS_REQUEST_EVENTS, PROTOCOL_REGISTRATION_EVENTS)
+    for name in (
+        IDENTITY_USER_EVENTS,
+        REQUESTS_REQUEST_EVENTS,
+        PROTOCOL_REGISTRATION_EVENTS,
+        PAYMENTS_PAYMENT_EVENTS,
+        FINES_FINE_EVENTS,
+    )
 )
 
 # Kept longer than events: an operator replays them after a fix.

@@ -102,7 +102,8 @@ class Runtime:
 # Errors every service may raise through the kit's Application base.
 KIT_ERRORS: ErrorTable = {
     Contention: HttpError(409, "conflict", str),
-    IdempotencyKeyReused: HttpError(409, "idempotency_key_reused", str),
+    # 422 as the IETF Idempotency-Key draft asks (same key, another payload).
+    IdempotencyKeyReused: HttpError(422, "idempotency_key_reused", str),
 }
 
 

@@ -286,7 +286,7 @@ def test_idempotency_key_through_the_kit(client, token):
     again = client.post("/parcels", json={"label": "a"}, headers=me | key)
     assert first.json()["id"] == again.json()["id"]
     other = client.post("/parcels", json={"label": "b"}, headers=me | key)
-    assert other.status_code == 409
+    assert other.status_code == 422
     assert other.json()["code"] == "idempotency_key_reused"
 
 

@@ -228,7 +228,7 @@ def test_id1_registration_with_an_idempotency_key_happens_once(portal, client):
     assert portal.login(email, "pass-word-1").status_code == 200
     assert portal.login(email, "pass-word-2").status_code == 401
     reused = client.post("/identity/users", json=body | {"kind": "business"}, headers=key)
-    assert reused.status_code == 409 and reused.json()["code"] == "idempotency_key_reused"
+    assert reused.status_code == 422 and reused.json()["code"] == "idempotency_key_reused"
     unkeyed = client.post("/identity/users", json=body)
     assert unkeyed.status_code == 409 and unkeyed.json()["code"] == "email_taken"
 
@@ -259,7 +259,7 @@ def test_id3_verification_with_an_idempotency_key_happens_once(portal, client):
     assert again.json()["verified"] is True
     assert client.post(url, json=document, headers=clerk).status_code == 409  # without the key
     other = client.post(url, json=document | {"document_number": "X9"}, headers=keyed)
-    assert other.status_code == 409 and other.json()["code"] == "idempotency_key_reused"
+    assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
 
 
 def test_id3_clerk_verifies_and_revokes_with_reason(portal, client):

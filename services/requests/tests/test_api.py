@@ -106,9 +106,9 @@ def test_r2_idempotency_key_repeat_returns_the_first_request_and_records_nothing
     assert [r["id"] for r in items(client.get("/requests", headers=headers))] == [
         first.json()["id"]
     ]
-    # The same key with another submission is a conflict, and records nothing either.
+    # The same key with another submission is refused (422), and records nothing either.
     changed = client.post("/requests", json=NAMED | {"text": "Άλλο κείμενο"}, headers=keyed)
-    assert changed.status_code == 409
+    assert changed.status_code == 422
     assert changed.json()["code"] == "idempotency_key_reused"
     assert client.get("/requests", headers=headers).json()["total"] == 1
     # Keys are per user: another citizen's identical key is another request.
@@ -467,7 +467,7 @@ def test_issue5_line_ends_and_tabs_are_text_and_greek_is_nfc(client, citizen):
     assert detail["text"] == "Γραμμή 1\nΓραμμή 2\tτέλος"
 
 
-def test_issue5_idempotency_key_with_another_category_is_409_and_records_nothing(
+def test_issue5_idempotency_key_with_another_category_is_422_and_records_nothing(
     client, citizen, runtime
 ):
     """issue 5 §2: the fingerprint covers the whole body (kind, subject, text, desired_action,
@@ -479,7 +479,7 @@ def test_issue5_idempotency_key_with_another_category_is_409_and_records_nothing
     before = event_count(runtime)
     for change in ({"category": "cleanliness"}, {"kind": "proposal"}, {"desired_action": "Άλλη"}):
         response = client.post("/requests", json=NAMED | change, headers=keyed)
-        assert response.status_code == 409, change
+        assert response.status_code == 422, change
         assert response.json()["code"] == "idempotency_key_reused"
     assert event_count(runtime) == before
 
@@ -493,7 +493,7 @@ def test_issue5_anonymous_submission_with_idempotency_key_is_recorded_once(clien
     assert client.post("/requests/anonymous", json=body, headers=keyed).status_code == 202
     assert event_count(runtime) == before
     other = client.post("/requests/anonymous", json=body | {"text": "Άλλο"}, headers=keyed)
-    assert other.status_code == 409
+    assert other.status_code == 422
 
 
 def test_issue5_reply_with_idempotency_key_is_recorded_once(client, citizen, clerk):
@@ -506,7 +506,7 @@ def test_issue5_reply_with_idempotency_key_is_recorded_once(client, citizen, cle
     assert first.status_code == again.status_code == 200
     assert [h["event"] for h in again.json()["history"]] == ["Submitted", "Replied"]
     other = client.post(f"/requests/{rid}/reply", json={"text": "Άλλη"}, headers=keyed)
-    assert other.status_code == 409
+    assert other.status_code == 422
 
 
 def test_r3_clerk_without_department_has_an_empty_inbox(client, token):
