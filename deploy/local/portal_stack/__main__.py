@@ -7,6 +7,7 @@ import sys
 import time
 
 from . import stack
+from .config import service_list
 from .procs import StackError
 
 
@@ -17,6 +18,10 @@ def _up() -> None:
     for name, url in info.docs_urls().items():
         print(f"  {name:<10} API docs: {url}")
     print(f"  operators (simulators, bench target): {info.gateway_operators_url}")
+    for process in service_list().processes:
+        if process.published:
+            url = info.url_of(process.name)
+            print(f"  {process.name} (another party's site, opened by browsers): {url}")
     print(f"  admin: {info.admin_email} / {info.admin_password}")
     print(f"  PostgreSQL: {info.pg_dsn('<service>')}   Kafka: {info.kafka_bootstrap}")
     print(f"  state and logs: {info.state_dir}   (make logs / make status / make down)")

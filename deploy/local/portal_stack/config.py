@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from .services import REPO, Process, ServiceList, fill, load
+from .services import REPO, SECRETS, Process, ServiceList, fill, load
 
 DEPLOY = REPO / "deploy"
 
@@ -18,6 +18,15 @@ DEMO_ADMIN_PASSWORD = "Demo-Admin-2026!"  # noqa: S105 - public demo value, prin
 # only from the gateway, which the local stack runs on loopback (TRUSTED_PROXIES).
 ENVIRONMENT = "local"
 TRUSTED_PROXIES = "127.0.0.1/32,::1/128"
+
+# What the local stack sets beyond deploy/services.toml, per process, because its tests need it:
+# an abandoned payment expires after 30 s instead of 15 minutes, and a payment whose bank
+# notification never came is asked about at the bank after 5 s instead of a minute, so the
+# end-to-end tests of both paths take seconds. The caller's environment wins (e.g.
+# `PAYMENT_EXPIRE_AFTER_SECONDS=900 make up` leaves time to fill the bank's page by hand).
+LOCAL_ENV = {
+    "payments": {"PAYMENT_EXPIRE_AFTER_SECONDS": "30", "PAYMENT_RECONCILE_AFTER_SECONDS": "5"},
+}
 
 
 @cache
@@ -88,6 +97,18 @@ class Config:
     def jwt_key(self) -> Path:
         return self.state / "keys" / "jwt-es256.pem"
 
+    def secret_file(self, name: str) -> Path:
+        """Where the local stack keeps the secret of placeholder `name` (services.SECRETS)."""
+        return self.state / "keys" / name.replace("_", "-")
+
+    def secret(self, name: str) -> str:
+        """The secret of placeholder `name`; empty until `up` has generated it, which it does
+        before it starts any process."""
+        try:
+            return self.secret_file(name).read_text().strip()
+        except FileNotFoundError:
+            return ""
+
     @property
     def kafka_bootstrap(self) -> str:
         return f"127.0.0.1:{self.kafka_port}"
@@ -109,7 +130,14 @@ class Config:
         processes = service_list().processes
         ports = {p.name: _port(p.name, p.port) for p in processes}
         values = self._placeholders(ports)
-        return tuple(replace(p, port=ports[p.name], env=fill(p.env, values)) for p in processes)
+        return tuple(
+            replace(p, port=ports[p.name], env=fill(p.env, values) | self._local_env(p.name))
+            for p in processes
+        )
+
+    @staticmethod
+    def _local_env(name: str) -> dict[str, str]:
+        return {key: os.environ.get(key, value) for key, value in LOCAL_ENV.get(name, {}).items()}
 
     def service(self, name: str) -> Process:
         return next(s for s in self.services if s.name == name)
@@ -136,8 +164,14 @@ class Config:
             "admin_password": self.admin_password,
             "environment": ENVIRONMENT,
             "trusted_proxies": TRUSTED_PROXIES,
+            # Browsers and the bank simulator reach the portal through the gateway.
+            "public_url": self.gateway_url,
+            **{name: self.secret(name) for name in SECRETS},
+            # Every process listens on loopback, where a browser on this machine reaches a
+            # published one (the bank's page) too.
             **{
-                p.url_placeholder: f"http://127.0.0.1:{ports[p.name]}"
+                placeholder: f"http://127.0.0.1:{ports[p.name]}"
                 for p in service_list().processes
+                for placeholder in p.url_placeholders()
             },
         }

@@ -150,6 +150,22 @@ JWT_KEY_FILE = f"{KEYS_DIR}/jwt-es256.pem"
 COMPOSE_SUBNET = "${PORTAL_COMPOSE_SUBNET:-172.30.80.0/24}"
 GATEWAY_PORT = 8000
 GATEWAY_OPERATORS_PORT = 8001
+# The portal's address as browsers and the bank reach it. Browsers and curl take every
+# *.localhost name for this machine (where the gateway's port is published), and inside the
+# compose network the name is the gateway's alias, so the bank simulator's notifications reach
+# the gateway at the same address (`localhost` there would be the bank's own container).
+PUBLIC_HOST = "portal.localhost"
+
+
+def _required(variable: str, what: str) -> str:
+    """A compose value with no default: `docker compose` refuses to start without it."""
+    return "${" + variable + ":?set " + variable + ", " + what + "}"
+
+
+def _public_url(process: Process) -> str:
+    """A published process's address as browsers reach it (its port is published on the host)."""
+    variable = f"{process.env_prefix}_PUBLIC_URL"
+    return "${" + variable + ":-http://localhost:" + str(process.port) + "}"
 
 
 def _compose_values(listed: ServiceList) -> dict[str, str]:
@@ -161,11 +177,22 @@ def _compose_values(listed: ServiceList) -> dict[str, str]:
         "jwt_key_file": JWT_KEY_FILE,
         "admin_email": "${PORTAL_ADMIN_EMAIL:-" + DEMO_ADMIN_EMAIL + "}",
         # No demo default outside the local stack: compose refuses to start without one.
-        "admin_password": "${PORTAL_ADMIN_PASSWORD:?set PORTAL_ADMIN_PASSWORD, 12 characters or"
-        " more, for the bootstrapped admin}",
+        "admin_password": _required(
+            "PORTAL_ADMIN_PASSWORD", "12 characters or more, for the bootstrapped admin"
+        ),
         "environment": "production",
         "trusted_proxies": COMPOSE_SUBNET,
+        "public_url": "${PORTAL_PUBLIC_URL:-http://" + PUBLIC_HOST + ":" + str(GATEWAY_PORT) + "}",
+        # Secrets come from the environment compose runs in, never from the repository.
+        "bank_api_key": _required(
+            "BANK_API_KEY", "a random secret (openssl rand -base64 32): payments' key at the bank"
+        ),
+        "bank_notification_secret": _required(
+            "BANK_NOTIFICATION_SECRET",
+            "a random secret (openssl rand -base64 32): the key of the bank's signatures",
+        ),
         **{p.url_placeholder: f"http://{p.name}:{p.port}" for p in listed.processes},
+        **{p.public_url_placeholder: _public_url(p) for p in listed.processes if p.published},
     }
 
 
@@ -194,8 +221,12 @@ def _flow_list(items: Iterable[str]) -> str:
 _COMPOSE_HEAD = """\
 # The local stack of deploy/local (`make up`) on a Docker host: the same processes, ports inside
 # the network and environment variables, with the official postgres, apache/kafka and nginx images.
-#   PORTAL_ADMIN_PASSWORD='<12+ characters>' docker compose up -d --build
-#   then http://127.0.0.1:8000/identity/docs (PORTAL_ENVIRONMENT is production: no demo password)
+#   export PORTAL_ADMIN_PASSWORD='<12+ characters>'   # production: no demo password
+#   export BANK_API_KEY="$(openssl rand -base64 32)"  # secrets: never in the repository
+#   export BANK_NOTIFICATION_SECRET="$(openssl rand -base64 32)"
+#   docker compose up -d --build
+#   then http://portal.localhost:8000/identity/docs (PORTAL_PUBLIC_URL; the bank's page is
+#   published on 127.0.0.1:8202, BANK_PUBLIC_URL)
 # Generated from deploy/services.toml by `make generate` (deploy/local/portal_stack/derived.py);
 # do not edit.
 
@@ -297,6 +328,9 @@ _GATEWAY = """\
       - ./deploy/nginx/portal.conf.template:/etc/nginx/templates/portal.conf.template:ro
       - ./deploy/nginx/gateway-answer.conf:/etc/nginx/gateway-answer.conf:ro
     ports: ["127.0.0.1:{port}:{port}"]
+    networks:
+      default:
+        aliases: ["{public_host}"]  # what PORTAL_PUBLIC_URL names by default
     depends_on:
 {depends_on}
     healthcheck:
@@ -341,6 +375,10 @@ def _compose_process(process: Process, values: Mapping[str, str]) -> str:
     ]
     if volumes := _volumes(process):
         lines.append(f"    volumes: {_flow_list(volumes)}")
+    if process.published:
+        # Another party's site that browsers open (the bank's payment page): on the host's
+        # loopback, like the gateway; its address for them is its $<name>_public_url.
+        lines.append(f'    ports: ["127.0.0.1:{process.port}:{process.port}"]')
     return "\n".join(lines) + "\n"
 
 
@@ -356,6 +394,7 @@ def compose(listed: ServiceList) -> str:
     gateway = _GATEWAY.format(
         port=GATEWAY_PORT,
         operators_port=GATEWAY_OPERATORS_PORT,
+        public_host=PUBLIC_HOST,
         limits="\n".join(
             f'      {name}: "{value}"' for name, value in GATEWAY_LIMITS.placeholders().items()
         ),

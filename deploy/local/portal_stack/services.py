@@ -28,8 +28,13 @@ STACK_INIT = "stack-init"
 
 KINDS = ("service", "simulator", "bench")
 
+# Placeholders for secrets, never in the repository: the local stack generates each once into
+# its state dir, docker-compose requires them from the environment it runs in.
+SECRETS = ("bank_api_key", "bank_notification_secret")
+
 # What every deployment (the local stack, docker-compose) fills in, besides each process's
-# $<name>_url; see the comment at the top of deploy/services.toml.
+# $<name>_url (and a published process's $<name>_public_url); see the comment at the top of
+# deploy/services.toml.
 DEPLOYMENT_PLACEHOLDERS = (
     "postgres_host",
     "postgres_port",
@@ -40,6 +45,8 @@ DEPLOYMENT_PLACEHOLDERS = (
     "admin_password",
     "environment",
     "trusted_proxies",
+    "public_url",
+    *SECRETS,
 )
 _NAME = re.compile(r"[a-z][a-z0-9-]*")
 
@@ -60,6 +67,7 @@ class Process:
     database: str | None = None
     health: str = ""
     strip_prefix: bool = False
+    published: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -90,6 +98,17 @@ class Process:
     def url_placeholder(self) -> str:
         """The placeholder for its base URL in environment values, e.g. protocol_registry_url."""
         return f"{self.name.replace('-', '_')}_url"
+
+    @property
+    def public_url_placeholder(self) -> str:
+        """The placeholder for a published process's base URL as browsers reach it, e.g.
+        bank_public_url."""
+        return f"{self.name.replace('-', '_')}_public_url"
+
+    def url_placeholders(self) -> list[str]:
+        """The placeholders that stand for its addresses."""
+        published = [self.public_url_placeholder] if self.published else []
+        return [self.url_placeholder, *published]
 
 
 @dataclass(frozen=True)
@@ -154,9 +173,11 @@ def _check(listed: ServiceList, path: Path) -> None:
             fail(f"{p.name}: kind {p.kind!r} is not one of {KINDS}")
         if p.kind == "service" and not p.database:
             fail(f"{p.name}: a service has its own database")
+        if p.published and p.kind != "simulator":
+            fail(f"{p.name}: only a simulator (another party's site) is published")
     # Every placeholder must be one that each deployment knows how to fill.
     known = dict.fromkeys(DEPLOYMENT_PLACEHOLDERS, "") | {
-        p.url_placeholder: "" for p in listed.processes
+        placeholder: "" for p in listed.processes for placeholder in p.url_placeholders()
     }
     for owner, env in [("[env]", listed.env), *((p.name, p.env) for p in listed.processes)]:
         try:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import stat
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -29,7 +30,7 @@ from .procs import (
     stop,
     tail,
 )
-from .services import Process
+from .services import SECRETS, Process
 from .system import ensure_packages
 
 HEALTH_TIMEOUT = 90
@@ -55,6 +56,10 @@ class StackInfo:
     admin_email: str
     admin_password: str
     jwt_private_key_file: Path
+    # The secrets payments and the bank simulator share (generated once per state dir), for
+    # tests that speak to the bank's API or sign a notification themselves.
+    bank_api_key: str = field(repr=False)
+    bank_notification_secret: str = field(repr=False)
 
     def pg_dsn(self, dbname: str) -> str:
         return (
@@ -88,12 +93,24 @@ def info(cfg: Config) -> StackInfo:
         admin_email=cfg.admin_email,
         admin_password=cfg.admin_password,
         jwt_private_key_file=cfg.jwt_key,
+        bank_api_key=cfg.secret("bank_api_key"),
+        bank_notification_secret=cfg.secret("bank_notification_secret"),
     )
 
 
+def _write_private(path: Path, content: bytes) -> None:
+    """Write a key or secret created with mode 0600 (never readable by others, not even for a
+    moment), then renamed into place so that no reader sees half of it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)  # left by an interrupted start; O_EXCL must create it afresh
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+        f.write(content)
+    tmp.rename(path)
+
+
 def _ensure_jwt_key(path: Path) -> None:
-    """The identity's signing key: created with mode 0600 (never readable by others, not even
-    for a moment), then renamed into place so that no reader sees half a key."""
+    """The identity's signing key, generated once."""
     if path.exists():
         return
     say(f"generating the ES256 signing key {path}")
@@ -103,12 +120,15 @@ def _ensure_jwt_key(path: Path) -> None:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)  # left by an interrupted start; O_EXCL must create it afresh
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-        f.write(pem)
-    tmp.rename(path)
+    _write_private(path, pem)
+
+
+def _ensure_secret(path: Path) -> None:
+    """A shared secret (services.SECRETS), generated once: 256 random bits, URL-safe text."""
+    if path.exists():
+        return
+    say(f"generating the secret {path}")
+    _write_private(path, secrets.token_urlsafe(32).encode())
 
 
 def _make_private(cfg: Config) -> None:
@@ -209,6 +229,8 @@ def _ensure_up(say) -> StackInfo:
         postgres.dsn(cfg, "postgres"), [s.database for s in cfg.services if s.database], say
     )
     _ensure_jwt_key(cfg.jwt_key)
+    for name in SECRETS:
+        _ensure_secret(cfg.secret_file(name))
     kafka.wait_ready(cfg)
     kafka.ensure_topics(cfg.kafka_bootstrap, say)
     for service in cfg.services:

@@ -4,6 +4,7 @@ routes, docker-compose.yml, the images) follows from it. No running stack needed
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,9 @@ from portal_events import topics
 from portal_stack import derived
 from portal_stack.config import Config
 from portal_stack.services import (
+    DEPLOYMENT_PLACEHOLDERS,
     REPO,
+    SECRETS,
     SERVICES_FILE,
     STACK_INIT,
     STACK_PACKAGE,
@@ -23,14 +26,15 @@ from portal_stack.services import (
 
 LISTED = load()
 
-PAYMENTS = """
+# A service not written yet, as its entry will read.
+CERTIFICATES = """
 [[process]]
-name = "payments"
+name = "certificates"
 kind = "service"
-package = "services/payments"
-app = "payments_service.main:app"
-port = 8104
-database = "payments"
+package = "services/certificates"
+app = "certificates_service.main:app"
+port = 8106
+database = "certificates"
 env = { PROTOCOL_REGISTRY_URL = "$protocol_registry_url" }
 """
 
@@ -107,32 +111,36 @@ def test_the_topics_are_the_event_topics_and_a_dead_letter_topic_per_service() -
         topics.IDENTITY_USER_EVENTS,
         topics.REQUESTS_REQUEST_EVENTS,
         topics.PROTOCOL_REGISTRATION_EVENTS,
+        topics.PAYMENTS_PAYMENT_EVENTS,
+        topics.FINES_FINE_EVENTS,
         "identity.dead-letter",
         "requests.dead-letter",
         "protocol.dead-letter",
+        "payments.dead-letter",
+        "fines.dead-letter",
         topics.TEST_EVENTS,
     }
 
 
 def test_adding_a_service_is_one_entry_in_the_list(tmp_path) -> None:
-    listed = load(_with_entry(tmp_path, PAYMENTS))
+    listed = load(_with_entry(tmp_path, CERTIFICATES))
 
-    assert "services/payments" in listed.packages()
-    assert "payments.dead-letter" in {
+    assert "services/certificates" in listed.packages()
+    assert "certificates.dead-letter" in {
         t.name for t in topics.declared_topics(p.name for p in listed.services)
     }
     template = derived.GATEWAY_TEMPLATE.read_text()
     routes = derived.with_routes(template, listed.processes)
     public = _block(routes, derived.PUBLIC_ROUTES)
-    assert "location /payments/ { proxy_pass http://${PAYMENTS_UPSTREAM}; }" in public
+    assert "location /certificates/ { proxy_pass http://${CERTIFICATES_UPSTREAM}; }" in public
     compose = derived.compose(listed)
     for line in (
-        "  payments:\n    <<: *process\n",
-        "args: {SERVICE: payments}}\n",
-        '      POSTGRES_DBNAME: "payments"\n      PORT: "8104"\n',
+        "  certificates:\n    <<: *process\n",
+        "args: {SERVICE: certificates}}\n",
+        '      POSTGRES_DBNAME: "certificates"\n      PORT: "8106"\n',
         '      PROTOCOL_REGISTRY_URL: "http://protocol-registry:8201"\n',
-        "      PAYMENTS_UPSTREAM: payments:8104\n",
-        "      payments: {condition: service_healthy}\n",
+        "      CERTIFICATES_UPSTREAM: certificates:8106\n",
+        "      certificates: {condition: service_healthy}\n",
     ):
         assert line in compose
 
@@ -166,7 +174,69 @@ def test_only_services_are_routed_by_the_public_gateway() -> None:
     compose = derived.compose(LISTED)
     assert 'GATEWAY_OPERATORS_LISTEN: "127.0.0.1:' in compose
     assert 'ports: ["127.0.0.1:8000:8000"]' in compose
-    assert compose.count("ports:") == 2  # PostgreSQL's and the public gateway's
+    # PostgreSQL's, the public gateway's and the bank's page (a browser opens it on its own port).
+    assert compose.count("ports:") == 3
+    assert [p.name for p in LISTED.processes if p.published] == ["bank"]
+    assert 'ports: ["127.0.0.1:8202:8202"]' in _section(compose, "bank")
+
+
+def test_only_the_listed_calls_are_rate_limited_and_never_the_bank_notifications() -> None:
+    # Issue 7: the bank posts its results to POST /payments/bank/notifications through the
+    # public gateway, in bursts from a few addresses; a 429 would only delay them.
+    template = derived.GATEWAY_TEMPLATE.read_text()
+    limited = re.findall(r"location ([^{]+)\{[^}]*limit_req zone", template)
+    assert [location.strip() for location in limited] == [
+        "= /identity/token",
+        "= /identity/users",
+        "= /requests/anonymous",
+    ]
+    public = _block(template, derived.PUBLIC_ROUTES)
+    assert "location /payments/ { proxy_pass http://${PAYMENTS_UPSTREAM}; }" in public
+
+
+def _section(compose: str, name: str) -> str:
+    """One service's block of docker-compose.yml."""
+    start = compose.index(f"\n  {name}:\n") + 1
+    end = compose.find("\n\n", start)
+    return compose[start:end]
+
+
+def test_every_deployment_fills_every_placeholder() -> None:
+    # A placeholder added for one deployment only would fail the other at start-up.
+    wanted = set(DEPLOYMENT_PLACEHOLDERS) | {
+        placeholder for p in LISTED.processes for placeholder in p.url_placeholders()
+    }
+    assert set(derived._compose_values(LISTED)) == wanted
+    cfg = Config.from_env()
+    assert set(cfg._placeholders({p.name: p.port for p in LISTED.processes})) == wanted
+
+
+def test_docker_compose_requires_the_bank_secrets_and_holds_none() -> None:
+    # Issue 7: BANK_API_KEY and BANK_NOTIFICATION_SECRET are never in the repository; compose
+    # refuses to start without them. Payments and the bank share both.
+    compose = derived.compose(LISTED)
+    for name in ("payments", "bank"):
+        section = _section(compose, name)
+        for variable in ("BANK_API_KEY", "BANK_NOTIFICATION_SECRET"):
+            assert f'      {variable}: "${{{variable}:?set {variable}, ' in section, (
+                name,
+                variable,
+            )
+        assert '      BANK_MERCHANT_ID: "municipality"\n' in section
+    assert 'BANK_URL: "http://bank:8202"' in _section(compose, "payments")
+    assert 'FINES_REGISTER_URL: "http://fines-register:8203"' in _section(compose, "fines")
+
+
+def test_docker_compose_names_the_portal_and_the_bank_as_browsers_reach_them() -> None:
+    # The bank's notifications go to PORTAL_PUBLIC_URL from inside the network, browsers come
+    # from the host: the default name is the gateway's alias there and loopback here.
+    compose = derived.compose(LISTED)
+    public_url = '      PORTAL_PUBLIC_URL: "${PORTAL_PUBLIC_URL:-http://portal.localhost:8000}"\n'
+    assert public_url in _section(compose, "payments")
+    assert public_url in _section(compose, "fines")
+    assert 'aliases: ["portal.localhost"]' in _section(compose, "gateway")
+    bank_public_url = 'BANK_PUBLIC_URL: "${BANK_PUBLIC_URL:-http://localhost:8202}"'
+    assert bank_public_url in _section(compose, "bank")
 
 
 def test_docker_compose_runs_in_production_with_an_explicit_admin_password() -> None:
@@ -178,6 +248,39 @@ def test_docker_compose_runs_in_production_with_an_explicit_admin_password() -> 
     assert f'subnet: "{derived.COMPOSE_SUBNET}"' in compose
     for name, value in derived.GATEWAY_LIMITS.placeholders().items():
         assert f'      {name}: "{value}"\n' in compose
+
+
+def test_the_local_stack_wires_payments_to_the_bank_and_fines_to_its_register(
+    monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("PORTAL_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("PAYMENT_EXPIRE_AFTER_SECONDS", raising=False)
+    monkeypatch.delenv("PAYMENT_RECONCILE_AFTER_SECONDS", raising=False)
+    cfg = Config.from_env()
+    for name in SECRETS:
+        cfg.secret_file(name).parent.mkdir(exist_ok=True)
+        cfg.secret_file(name).write_text(f"secret-of-{name}\n")
+    payments = cfg.service_env(cfg.service("payments"))
+    bank = cfg.service_env(cfg.service("bank"))
+    fines = cfg.service_env(cfg.service("fines"))
+
+    assert payments["PORTAL_PUBLIC_URL"] == fines["PORTAL_PUBLIC_URL"] == cfg.gateway_url
+    assert payments["BANK_URL"] == bank["BANK_PUBLIC_URL"] == cfg.service("bank").url
+    assert fines["FINES_REGISTER_URL"] == cfg.service("fines-register").url
+    for env in (payments, bank):
+        assert env["BANK_API_KEY"] == "secret-of-bank_api_key"
+        assert env["BANK_NOTIFICATION_SECRET"] == "secret-of-bank_notification_secret"
+        assert env["BANK_MERCHANT_ID"] == "municipality"
+    # Quick expiry and reconciliation, so that the end-to-end tests of both take seconds.
+    assert payments["PAYMENT_EXPIRE_AFTER_SECONDS"] == "30"
+    assert payments["PAYMENT_RECONCILE_AFTER_SECONDS"] == "5"
+    assert "PAYMENT_EXPIRE_AFTER_SECONDS" not in _section(derived.compose(LISTED), "payments")
+
+
+def test_the_caller_may_give_payments_more_time_on_the_local_stack(monkeypatch) -> None:
+    monkeypatch.setenv("PAYMENT_EXPIRE_AFTER_SECONDS", "900")
+    payments = Config.from_env().service("payments")
+    assert payments.env["PAYMENT_EXPIRE_AFTER_SECONDS"] == "900"
 
 
 def test_the_local_stack_is_the_local_environment_and_trusts_only_loopback() -> None:
@@ -193,21 +296,24 @@ def test_rendering_the_routes_leaves_the_rest_of_the_template_alone(tmp_path) ->
         return text
 
     template = derived.GATEWAY_TEMPLATE.read_text()
-    payments = [p for p in load(_with_entry(tmp_path, PAYMENTS)).processes if p.name == "payments"]
-    rendered = derived.with_routes(template, payments)
-    assert "${PAYMENTS_UPSTREAM}" in _block(rendered, derived.PUBLIC_ROUTES)
+    listed = load(_with_entry(tmp_path, CERTIFICATES))
+    certificates = [p for p in listed.processes if p.name == "certificates"]
+    rendered = derived.with_routes(template, certificates)
+    assert "${CERTIFICATES_UPSTREAM}" in _block(rendered, derived.PUBLIC_ROUTES)
     assert outside_the_blocks(rendered) == outside_the_blocks(template)
-    assert derived.with_routes(rendered, payments) == rendered
+    assert derived.with_routes(rendered, certificates) == rendered
 
 
 @pytest.mark.parametrize(
     ("entry", "complaint"),
     [
-        (PAYMENTS.replace("8104", "8101"), "share a port"),
-        (PAYMENTS.replace('"payments"\n', '"identity"\n', 1), "share a name"),
-        (PAYMENTS.replace('kind = "service"', 'kind = "worker"'), "kind"),
-        (PAYMENTS.replace('database = "payments"\n', ""), "own database"),
-        (PAYMENTS.replace("$protocol_registry_url", "$billing_url"), "placeholder"),
+        (CERTIFICATES.replace("8106", "8101"), "share a port"),
+        (CERTIFICATES.replace('"certificates"\n', '"identity"\n', 1), "share a name"),
+        (CERTIFICATES.replace('kind = "service"', 'kind = "worker"'), "kind"),
+        (CERTIFICATES.replace('database = "certificates"\n', ""), "own database"),
+        (CERTIFICATES.replace("$protocol_registry_url", "$billing_url"), "placeholder"),
+        (CERTIFICATES.replace("$protocol_registry_url", "$identity_public_url"), "placeholder"),
+        (CERTIFICATES + "published = true\n", "only a simulator"),
     ],
 )
 def test_an_inconsistent_list_is_refused(tmp_path, entry: str, complaint: str) -> None:

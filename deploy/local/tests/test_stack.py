@@ -17,8 +17,8 @@ from portal_stack import StackInfo, ensure_up
 from portal_stack.config import Config
 from portal_stack.kafka import declared_topics
 from portal_stack.procs import read_pid
-from portal_stack.services import REPO, load
-from portal_stack.stack import _ensure_jwt_key, processes
+from portal_stack.services import REPO, SECRETS, load
+from portal_stack.stack import _ensure_jwt_key, _ensure_secret, processes
 
 pytestmark = pytest.mark.integration
 
@@ -147,3 +147,61 @@ def test_the_jwt_signing_key_is_created_private_whatever_the_umask(tmp_path) -> 
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert stat.S_IMODE(key.parent.stat().st_mode) == 0o700
     assert not key.with_suffix(".tmp").exists()
+
+
+def test_the_bank_secrets_are_generated_once_private_and_passed_to_both_sides(
+    stack: StackInfo,
+) -> None:
+    # Issue 7: never in the repository; generated once per state dir, mode 0600, and the same
+    # value for payments and the bank simulator across every `up`.
+    cfg = Config.from_env()
+    for name in SECRETS:
+        path = cfg.secret_file(name)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        assert len(cfg.secret(name)) >= 40, name
+        for process in ("payments", "bank"):
+            env = cfg.service_env(cfg.service(process))
+            assert env[name.upper()] == cfg.secret(name), (process, name)
+    assert stack.bank_api_key == cfg.secret("bank_api_key")
+    assert stack.bank_notification_secret == cfg.secret("bank_notification_secret")
+    assert stack.bank_api_key != stack.bank_notification_secret
+
+    assert ensure_up() == stack  # the same secrets after another `up`
+
+
+def test_a_secret_is_created_private_whatever_the_umask_and_never_replaced(tmp_path) -> None:
+    secret = tmp_path / "keys" / "bank-api-key"
+    previous = os.umask(0)
+    try:
+        _ensure_secret(secret)
+        first = secret.read_bytes()
+        _ensure_secret(secret)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert secret.read_bytes() == first
+    _ensure_secret(tmp_path / "keys" / "bank-notification-secret")
+    assert (tmp_path / "keys" / "bank-notification-secret").read_bytes() != first
+
+
+def test_the_gateway_passes_a_services_html_page_with_its_own_headers(stack: StackInfo) -> None:
+    # Issue 7: payments answers browsers with HTML pages (checkout, return). The gateway adds
+    # nothing to a service's answer and takes nothing away; the API docs page is an HTML page
+    # every service has, with a strict CSP of its own.
+    hop_by_hop = {"date", "server", "connection", "keep-alive", "transfer-encoding"}
+
+    def headers(url: str) -> dict[str, str]:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return {
+                k.lower(): v for k, v in response.headers.items() if k.lower() not in hop_by_hop
+            }
+
+    for process in load().services:
+        correlation = {"x-correlation-id"}  # the gateway's id when the caller sent none
+        direct = headers(f"{stack.url_of(process.name)}/{process.name}/docs")
+        through = headers(f"{stack.gateway_url}/{process.name}/docs")
+        assert direct["content-type"].startswith("text/html"), process.name
+        assert "content-security-policy" in direct, process.name
+        assert {k: v for k, v in through.items() if k not in correlation} == {
+            k: v for k, v in direct.items() if k not in correlation
+        }, process.name
