@@ -17,23 +17,22 @@ from portal_simulators.testing import serve
 
 
 @pytest.fixture(scope="session")
-def register(tmp_path_factory) -> Iterator[httpx.Client]:
+def register_server(tmp_path_factory) -> Iterator[httpx.Client]:
     """The register simulator, served for real; an httpx client on it (base_url = its URL)."""
     app = create_register(str(tmp_path_factory.mktemp("register") / "fines-register.sqlite3"))
     with serve(app) as url, httpx.Client(base_url=url, timeout=5) as client:
         yield client
 
 
-@pytest.fixture(autouse=True)
-def register_up(request) -> Iterator[None]:
-    """Every test that uses the register leaves it up, however it ends."""
-    yield
-    if "register" in request.fixturenames:
-        request.getfixturevalue("register").put("/control", json={"mode": "up"})
+@pytest.fixture
+def register(register_server) -> Iterator[httpx.Client]:
+    """The register simulator for one test, left up however the test ends."""
+    yield register_server
+    register_server.put("/control", json={"mode": "up"})
 
 
 @pytest.fixture(scope="session")
-def settings(infra, fresh_database, register) -> FinesSettings:
+def settings(infra, fresh_database, register_server) -> FinesSettings:
     return FinesSettings(
         postgres_host=infra.pg_host,
         postgres_port=infra.pg_port,
@@ -41,7 +40,7 @@ def settings(infra, fresh_database, register) -> FinesSettings:
         postgres_password=infra.pg_password,
         postgres_dbname=fresh_database("fines"),
         kafka_enabled=False,
-        fines_register_url=str(register.base_url),
+        fines_register_url=str(register_server.base_url),
         fines_register_timeout_seconds=0.5,
         portal_public_url="http://portal.test",
         log_format="console",
