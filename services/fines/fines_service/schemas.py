@@ -195,7 +195,7 @@ class FineLookupResult(BaseModel):
         description="true: the register had it; false: it was registered there just now (F-4)"
     )
     status: FineStatus = Field(description="payable, payment_pending or paid")
-    details: FineDetails
+    details: FineDetails = Field(description="The fine as the fines register records it")
     quote: QuotePublic | None = Field(description="What it costs now; null once paid")
 
     @classmethod
@@ -214,7 +214,7 @@ class FinePublic(BaseModel):
 
     fine_id: UUID = Field(description="The fine's id", examples=[FINE_ID_EXAMPLE])
     status: FineStatus = Field(description="payable, payment_pending or paid")
-    details: FineDetails
+    details: FineDetails = Field(description="The fine as the fines register records it")
     quote: QuotePublic | None = Field(description="What it costs now; null once paid")
     payment_id: UUID | None = Field(
         None, description="The open payment's id while payment_pending; the paying one once paid"
