@@ -9,6 +9,7 @@ import stat
 import time
 import urllib.error
 import urllib.request
+import uuid
 
 import psycopg
 import pytest
@@ -184,24 +185,35 @@ def test_a_secret_is_created_private_whatever_the_umask_and_never_replaced(tmp_p
     assert (tmp_path / "keys" / "bank-notification-secret").read_bytes() != first
 
 
+def _answer(url: str) -> tuple[int, dict[str, str], bytes]:
+    """Status, end-to-end headers (lower-case names) and body of a GET, whatever the status.
+    The correlation id is left out: the gateway gives its own when the caller sent none."""
+    hop_by_hop = {"date", "server", "connection", "keep-alive", "transfer-encoding"}
+    try:
+        response = urllib.request.urlopen(url, timeout=10)
+    except urllib.error.HTTPError as e:
+        response = e
+    with response:
+        headers = {
+            k.lower(): v
+            for k, v in response.headers.items()
+            if k.lower() not in hop_by_hop | {"x-correlation-id"}
+        }
+        return response.status, headers, response.read()
+
+
 def test_the_gateway_passes_a_services_html_page_with_its_own_headers(stack: StackInfo) -> None:
     # Issue 7: payments answers browsers with HTML pages (checkout, return). The gateway adds
     # nothing to a service's answer and takes nothing away; the API docs page is an HTML page
     # every service has, with a strict CSP of its own.
-    hop_by_hop = {"date", "server", "connection", "keep-alive", "transfer-encoding"}
-
-    def headers(url: str) -> dict[str, str]:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return {
-                k.lower(): v for k, v in response.headers.items() if k.lower() not in hop_by_hop
-            }
-
     for process in load().services:
-        correlation = {"x-correlation-id"}  # the gateway's id when the caller sent none
-        direct = headers(f"{stack.url_of(process.name)}/{process.name}/docs")
-        through = headers(f"{stack.gateway_url}/{process.name}/docs")
-        assert direct["content-type"].startswith("text/html"), process.name
-        assert "content-security-policy" in direct, process.name
-        assert {k: v for k, v in through.items() if k not in correlation} == {
-            k: v for k, v in direct.items() if k not in correlation
-        }, process.name
+        direct = _answer(f"{stack.url_of(process.name)}/{process.name}/docs")
+        through = _answer(f"{stack.gateway_url}/{process.name}/docs")
+        assert direct[1]["content-type"].startswith("text/html"), process.name
+        assert "content-security-policy" in direct[1], process.name
+        assert through == direct, process.name
+    # An error page too: the gateway's own JSON 404 never replaces the service's HTML one.
+    unknown = f"/payments/{uuid.uuid4()}/return"
+    direct = _answer(stack.url_of("payments") + unknown)
+    assert direct[0] == 404 and direct[1]["content-type"].startswith("text/html")
+    assert _answer(stack.gateway_url + unknown) == direct
