@@ -152,21 +152,30 @@ def _service_pid(cfg: Config, service: Process) -> int | None:
 
 
 def _started_from(cfg: Config, service: Process) -> str:
-    """What a process runs: a digest of its environment and of every source file it imports
-    from this work tree (its package and, for a service, the shared libraries). `up` restarts
-    a process when this changed since it started, so that tests never run against stale code."""
-    listed = service_list()
-    packages = (
-        [*listed.libraries, service.package] if service.kind == "service" else [service.package]
-    )
+    """What a process runs: a digest of its environment and of the source files it imports from
+    this work tree. `up` restarts a process when this changed since it started, so that tests
+    never run against stale code."""
     digest = hashlib.sha256(json.dumps(cfg.service_env(service), sort_keys=True).encode())
-    for package in packages:
+    for path in _sources(service):
+        status = path.stat()
+        digest.update(f"{path}:{status.st_mtime_ns}:{status.st_size}".encode())
+    return digest.hexdigest()
+
+
+def _sources(service: Process) -> list[Path]:
+    """A service: its package and the shared libraries. A simulator or bench target: its own
+    module only (they share one package but import nothing from each other), so that editing
+    one simulator does not restart the others."""
+    if service.kind != "service":
+        module = service.app.split(":")[0].replace(".", "/")
+        return [REPO / service.package / f"{module}.py"]
+    sources = []
+    for package in (*service_list().libraries, service.package):
         for path in sorted((REPO / package).rglob("*")):
             parts = path.relative_to(REPO / package).parts
             if path.suffix in {".py", ".toml"} and "tests" not in parts and path.is_file():
-                status = path.stat()
-                digest.update(f"{path}:{status.st_mtime_ns}:{status.st_size}".encode())
-    return digest.hexdigest()
+                sources.append(path)
+    return sources
 
 
 def start_service(cfg: Config, service: Process) -> None:
