@@ -4,7 +4,10 @@ function-level and V8.2.2 data-specific access).
 
 Each route acts on resources owned by `citizen` and routed to `clerk`'s department: the
 citizen's request (category `roads`, routed to `technical`), its protocol registration, the
-citizen's own user id. The columns, one per role of `portal_roles.ROLES`:
+citizen's own user id, the citizen's fine and its payment. The clerk is of the department the
+route's service works for (`clerk_department`): `technical` for the request, the municipal police
+for fines (F-4: they record fines and list them), the revenue department for payments (the
+reconciliation list). The columns, one per role of `portal_roles.ROLES`:
 
     anon   anonymous       no token
     citz   citizen         the resource's owner
@@ -18,8 +21,11 @@ citizen's own user id. The columns, one per role of `portal_roles.ROLES`:
 The statuses are the ones authorization decides (2xx allowed; 401 no token; 403 wrong role;
 404 not yours, so that it is not even known to exist) and, where the role may call the route but
 the account cannot do it, the documented domain answer (409 `not_applicable`: staff have no
-citizen profile). tests/test_authorization.py fails on a route of any service's OpenAPI missing
-here, and on a route listed here that no OpenAPI has.
+citizen profile). A payment's checkout (303 to the bank's page or to the result) and return page
+are public, the unguessable payment id being the capability; the bank's notifications are
+authorized by their signature, not by a token (so 204 for a correctly signed one, whoever sends
+it, with any token or none). tests/test_authorization.py fails on a route of any service's
+OpenAPI missing here, and on a route listed here that no OpenAPI has.
 """
 
 from __future__ import annotations
@@ -37,6 +43,16 @@ from portal_roles import (
 )
 
 Route = tuple[str, str]  # (method, path template as in the OpenAPI)
+
+# Whose clerks are the "clerk" column: DEPARTMENT unless the route's service is named here.
+DEPARTMENT = "technical"
+CLERK_DEPARTMENTS = {"fines": "municipal_police", "payments": "revenue"}
+
+
+def clerk_department(route: Route) -> str:
+    """The department of the clerk who plays `clerk` on the route (its service's)."""
+    return CLERK_DEPARTMENTS.get(route[1].split("/")[1], DEPARTMENT)
+
 
 COLUMNS = {
     "anon": ANONYMOUS,
@@ -80,6 +96,21 @@ POST   /requests/{request_id}/protocol                 401  403  403  403  404  
 GET    /protocol/health                                200  200  200  200  200  200  200  200
 GET    /protocol/registrations                         401  403  403  403  200  200  200  200
 GET    /protocol/registrations/{document_id}           401  403  403  403  404  200  200  200
+GET    /fines/health                                   200  200  200  200  200  200  200  200
+GET    /fines/types                                    401  200  200  200  200  200  200  200
+POST   /fines/check                                    401  200  200  200  200  200  200  200
+POST   /fines/lookup                                   401  200  200  200  403  403  403  403
+POST   /fines                                          401  403  403  403  403  201  403  201
+GET    /fines                                          401  200  200  200  403  200  200  200
+GET    /fines/by-reference/{rf}                        401  200  404  404  404  200  200  200
+GET    /fines/{fine_id}                                401  200  404  404  404  200  200  200
+POST   /fines/{fine_id}/payment                        401  201  404  404  403  403  403  403
+GET    /payments/health                                200  200  200  200  200  200  200  200
+GET    /payments                                       401  403  403  403  403  200  200  200
+GET    /payments/{payment_id}                          401  200  404  404  404  404  404  404
+GET    /payments/{payment_id}/checkout                 303  303  303  303  303  303  303  303
+GET    /payments/{payment_id}/return                   200  200  200  200  200  200  200  200
+POST   /payments/bank/notifications                    204  204  204  204  204  204  204  204
 """
 
 

@@ -1,6 +1,7 @@
 """The authorization matrix, through the gateway (issue 6; ASVS 5.0 V8.1.1, V8.2.1, V8.2.2): for
 every route in every service's OpenAPI, each role gets the answer tests/authorization_matrix.py
-documents, and a route without an entry there fails.
+documents, and a route without an entry there fails. The "clerk" is a clerk of the department
+the route's service works for (authorization_matrix.clerk_department).
 
 Every call is a valid one (a body the route accepts, an existing resource), so that only
 authorization can tell the roles apart and no 422 masks its answer. A call expected to succeed
@@ -11,10 +12,16 @@ its caller, so it runs last.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 import sys
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +30,18 @@ import pytest
 from portal_stack.services import load as load_service_list
 
 sys.path.insert(0, str(Path(__file__).parent))
-from authorization_matrix import MATRIX, Route
+from authorization_matrix import CLERK_DEPARTMENTS, DEPARTMENT, MATRIX, Route, clerk_department
+from fine_payments import (
+    SUCCESS_CARD,
+    fine_types,
+    look_up_new_fine,
+    new_browser,
+    new_fine,
+    new_payment,
+    pay_on_bank_page,
+    payment_status,
+    wait_until_fines_accept,
+)
 from portal_roles import (
     ADMIN,
     ANONYMOUS,
@@ -47,7 +65,8 @@ METHODS = {"get", "put", "post", "delete", "patch"}
 
 # The resources the routes act on: the citizen's request, in a category routed to the clerk's
 # department (services/requests/requests_service/routing.toml); the other clerk's is another.
-CATEGORY, DEPARTMENT, OTHER_DEPARTMENT = "roads", "technical", "sanitation"
+CATEGORY, OTHER_DEPARTMENT = "roads", "sanitation"
+
 
 # Routes after which the caller's tokens are refused everywhere: they run after all others.
 ENDS_EVERY_TOKEN: set[Route] = {("PUT", "/identity/me/password")}
@@ -78,8 +97,17 @@ class World:
     casting: Casting
     people: dict[str, Person]
     spare_tokens: dict[str, str]  # a second token per role, for logging out
+    clerks: dict[str, Person] = field(default_factory=dict)  # by department
+    bank_notification_secret: str = ""
+    paid_notification: dict[str, Any] = field(default_factory=dict)  # of the world's payment
     request_id: str = ""  # the citizen's, routed to DEPARTMENT, with a protocol registration
     path_parameters: dict[str, str] = field(default_factory=dict)
+
+    def person(self, role: str, route: Route) -> Person:
+        """Who plays `role` on `route`: the clerk is one of the route's department."""
+        if role == CLERK:
+            return self.clerks[clerk_department(route)]
+        return self.people[role]
 
     def new_request(self) -> str:
         """A new request by the citizen, routed to the clerk's department."""
@@ -107,6 +135,31 @@ class World:
         assert response.status_code == 201, response.text
         return user_id
 
+    def new_fine(self) -> str:
+        """A new fine the citizen has looked up (F-4), not paid."""
+        return look_up_new_fine(self.gateway, self.people[CITIZEN].headers)["fine_id"]
+
+    def bank_notification(self) -> dict[str, Any]:
+        """The bank's notification of the world's payment once more, signed afresh (a duplicate:
+        it changes nothing)."""
+        body = json.dumps(self.paid_notification | {"event_id": f"evt_{uuid.uuid4().hex}"})
+        timestamp = str(int(time.time()))
+        digest = hmac.new(
+            self.bank_notification_secret.encode(),
+            f"{timestamp}.".encode() + body.encode(),
+            hashlib.sha256,
+        ).hexdigest()
+        headers = {
+            "Content-Type": "application/json",
+            "Bank-Timestamp": timestamp,
+            "Bank-Signature": f"v1={digest}",
+        }
+        return {"content": body, "headers": headers}
+
+    def ticket(self) -> dict[str, str]:
+        """What is printed on a ticket nobody has looked up yet (F-2, F-3)."""
+        return new_fine(fine_types(self.gateway, self.people[CITIZEN].headers))
+
     def disabled_citizen(self) -> str:
         """A new citizen whom the admin has disabled (ID-4)."""
         user_id = self.casting.registered().user_id
@@ -120,7 +173,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(gateway, admin, eventually) -> World:
+def world(stack, gateway, admin, eventually) -> World:
     matrix_admin = Casting(gateway, admin.token).staff("admin")
     casting = Casting(gateway, matrix_admin.token)
     people = {
@@ -133,7 +186,11 @@ def world(gateway, admin, eventually) -> World:
         ADMIN: matrix_admin,
     }
     spare_tokens = {role: casting.log_in(p.email, p.password) for role, p in people.items()}
-    world = World(gateway, casting, people, spare_tokens)
+    clerks = {DEPARTMENT: people[CLERK]} | {
+        department: casting.staff("clerk", department)
+        for department in set(CLERK_DEPARTMENTS.values())
+    }
+    world = World(gateway, casting, people, spare_tokens, clerks, stack.bank_notification_secret)
 
     world.request_id = world.new_request()
     response = gateway.post(f"/requests/{world.request_id}/protocol", headers=people[CLERK].headers)
@@ -146,12 +203,51 @@ def world(gateway, admin, eventually) -> World:
             == 200
         )
     )
+
+    # The citizen's fine, paid through the bank's page (F-6), so that its payment's checkout and
+    # return pages answer at once.
+    for person in (people[CITIZEN], people[BUSINESS], people[OTHER_CITIZEN]):
+        wait_until_fines_accept(gateway, person.headers)
+    citizen = people[CITIZEN].headers
+    fine = look_up_new_fine(gateway, citizen)
+    payment = new_payment(gateway, citizen, fine["fine_id"])
+    with new_browser() as browser:
+        pay_on_bank_page(browser, payment["redirect_url"], SUCCESS_CARD)
+    eventually(lambda: payment_status(gateway, citizen, payment["payment_id"]) == "completed")
+    world.paid_notification = bank_order_notification(stack, payment["payment_id"])
+
     world.path_parameters = {
         "user_id": people[CITIZEN].user_id,
         "request_id": world.request_id,
         "document_id": world.request_id,  # a request's protocol registration has its id
+        "fine_id": fine["fine_id"],
+        "rf": fine["quote"]["reference"],
+        "payment_id": payment["payment_id"],
     }
     return world
+
+
+def bank_order_notification(stack, payment_id: str) -> dict[str, Any]:
+    """The body of the bank's notification of a paid order, as the bank's API reports the
+    order (its transaction id)."""
+    with httpx.Client(base_url=stack.url_of("bank"), timeout=10.0) as bank:
+        response = bank.get(
+            f"/api/orders/{payment_id}",
+            headers={"Authorization": f"Bearer {stack.bank_api_key}"},
+        )
+    assert response.status_code == 200, response.text
+    order = response.json()
+    assert order["status"] == "succeeded", order
+    return {
+        "order_id": payment_id,
+        "session_id": order["session_id"],
+        "status": "succeeded",
+        "reason": None,
+        "amount": order["amount"],
+        "currency": "EUR",
+        "transaction_id": order["transaction_id"],
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
 
 
 # --- how each route is called -----------------------------------------------------------------
@@ -254,6 +350,26 @@ RECIPES: dict[Route, Recipe] = {
     ("POST", "/requests/{request_id}/protocol"): Recipe(
         fresh=lambda world: {"request_id": world.new_request()}
     ),
+    ("POST", "/fines"): Recipe(
+        lambda world, role: {
+            "json": {
+                key: value for key, value in world.ticket().items() if key != "municipality_code"
+            }
+        }
+    ),
+    ("POST", "/payments/bank/notifications"): Recipe(lambda world, role: world.bank_notification()),
+    ("POST", "/fines/check"): Recipe(
+        lambda world, role: {
+            "json": {key: world.ticket()[key] for key in ("municipality_code", "fine_type")}
+        }
+    ),
+    # Each lookup a fine of its own: the first caller of a fine number becomes its holder.
+    ("POST", "/fines/lookup"): Recipe(lambda world, role: {"json": world.ticket()}),
+    # A successful payment is of a new fine of the citizen's (the world's fine is paid).
+    ("POST", "/fines/{fine_id}/payment"): Recipe(
+        lambda world, role: {"headers": {"Idempotency-Key": uuid.uuid4().hex}},
+        fresh=lambda world: {"fine_id": world.new_fine()},
+    ),
 }
 
 
@@ -271,10 +387,12 @@ def call(world: World, route: Route, role: str, expected: int) -> httpx.Response
 
     headers = {}
     if role != ANONYMOUS:
-        token = world.spare_tokens[role] if recipe.spare_token else world.people[role].token
+        token = world.spare_tokens[role] if recipe.spare_token else world.person(role, route).token
         headers["Authorization"] = f"Bearer {token}"
     path = re.sub(r"\{(\w+)\}", parameter, template)
-    return world.gateway.request(method, path, headers=headers, **recipe.body(world, role))
+    arguments = recipe.body(world, role)
+    headers |= arguments.pop("headers", {})
+    return world.gateway.request(method, path, headers=headers, **arguments)
 
 
 # --- the tests --------------------------------------------------------------------------------
