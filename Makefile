@@ -54,6 +54,11 @@ test: venv
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
-.PHONY: bench
-bench: venv
+.PHONY: bench bench-submissions bench-payments
+bench: bench-submissions bench-payments
+
+bench-submissions: venv
 	$(PY) bench/submissions.py
+
+bench-payments: venv
+	$(PY) bench/payments.py
