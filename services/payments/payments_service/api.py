@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from uuid import UUID
 
 import structlog
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from portal_events import context
 from portal_events.projections import ReadModel
@@ -76,6 +78,8 @@ ERRORS: ErrorTable = {
 }
 
 T = TypeVar("T")
+# How often a browser's page looks again for what it waits for (a payment, a result).
+WAIT_INTERVAL_SECONDS = 0.05
 
 
 async def finance_staff(principal: AnyStaff) -> Principal:
@@ -92,6 +96,15 @@ FinanceStaff = Annotated[Principal, Depends(finance_staff)]
 
 def _html(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"text/html": {"schema": {"type": "string"}}}}
+
+
+def _json_error(status: int) -> dict[str, Any]:
+    """An error answered in the kit's JSON shape by a route whose own answers are HTML (FastAPI
+    would otherwise document it as text/html)."""
+    return {
+        "description": error_responses(status)[status]["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+    }
 
 
 def _redirect(description: str) -> dict[str, Any]:
@@ -152,22 +165,28 @@ def get_payment(
     responses={
         303: _redirect("To the bank's page, or to the payment's result page"),
         404: _html("No such payment (Greek HTML page)"),
-        422: error_responses(422)[422],
+        422: _json_error(422),
         503: _html("The bank is unavailable: try again later (Greek HTML page)"),
     },
 )
-def checkout(
+async def checkout(
     payment_id: PaymentId, payments: PaymentsApp, bank: BankClient, runtime: ServiceRuntime
 ) -> Response:
     settings: PaymentsSettings = runtime.settings
-    payment = _waiting(
+    payment = await _waiting(
         lambda: payments.find_payment(payment_id),
         lambda found: found is not None,
         settings.payment_checkout_wait_seconds,
     )
     if payment is None:
         return not_found_page()
-    result_url = settings.return_url(payment_id)
+    return await run_in_threadpool(_to_the_bank, payment, payments, bank, settings)
+
+
+def _to_the_bank(
+    payment: Payment, payments: PaymentsApplication, bank: Bank, settings: PaymentsSettings
+) -> Response:
+    result_url = settings.return_url(payment.id)
     overdue = datetime.now(UTC) - payment.created_on >= timedelta(
         seconds=settings.payment_expire_after_seconds
     )
@@ -178,9 +197,9 @@ def checkout(
         try:
             session = bank.open_session(payment, settings.notify_url, result_url)
         except BankUnavailable as exc:
-            log.warning("bank_session_unavailable", payment_id=str(payment_id), reason=str(exc))
+            log.warning("bank_session_unavailable", payment_id=str(payment.id), reason=str(exc))
             return bank_unavailable_page()
-        payment = payments.record_session(payment_id, session.session_id, session.page_url)
+        payment = payments.record_session(payment.id, session.session_id, session.page_url)
         if payment.page_url is None:
             # It ended meanwhile (the reconciler expired it): close the session just opened.
             _cancel_quietly(bank, payment)
@@ -199,18 +218,18 @@ def checkout(
     responses={
         200: _html("The result (Greek HTML page)"),
         404: _html("No such payment (Greek HTML page)"),
-        422: error_responses(422)[422],
+        422: _json_error(422),
     },
 )
-def payment_return(
+async def payment_return(
     payment_id: PaymentId, payments: PaymentsApp, runtime: ServiceRuntime
 ) -> HTMLResponse:
     settings: PaymentsSettings = runtime.settings
-    payment = payments.find_payment(payment_id)
+    payment = await run_in_threadpool(payments.find_payment, payment_id)
     if payment is None:
         return not_found_page()
     if payment.status == "awaiting_bank":
-        payment = _waiting(
+        payment = await _waiting(
             lambda: payments.payment(payment_id),
             lambda current: not current.is_open,
             settings.payment_return_wait_seconds,
@@ -328,13 +347,14 @@ def _uuid(notification: BankNotification) -> UUID | None:
         return None
 
 
-def _waiting(look: Callable[[], T], done: Callable[[T], bool], seconds: float) -> T:
-    """Look until `done` or `seconds` have passed; the last look."""
+async def _waiting(look: Callable[[], T], done: Callable[[T], bool], seconds: float) -> T:
+    """Look (in a worker thread) until `done` or `seconds` have passed; the last look. The wait
+    itself holds no thread: anyone may open a page with an unknown id."""
     deadline = time.monotonic() + seconds
-    value = look()
+    value = await run_in_threadpool(look)
     while not done(value) and time.monotonic() < deadline:
-        time.sleep(0.1)
-        value = look()
+        await asyncio.sleep(WAIT_INTERVAL_SECONDS)
+        value = await run_in_threadpool(look)
     return value
 
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from portal_web import ListPage
+from portal_web import ListPage, text
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from payments_service.domainmodel import PaymentStatus
@@ -142,32 +142,27 @@ class BankNotification(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    event_id: str = Field(
-        min_length=1,
-        max_length=200,
+    event_id: text(200) = Field(
         description="The bank's id of this notification; a repeat carries the same",
         examples=["evt_4f9c2a7e1b3d5f60a8c2e4b1"],
     )
-    order_id: str = Field(
-        min_length=1,
-        max_length=200,
+    order_id: text(200) = Field(
         description="The payment's id (the order at the bank)",
         examples=[PAYMENT_ID_EXAMPLE],
     )
-    session_id: str = Field(
-        max_length=200, description="The bank's session", examples=["cs_Zk3v9QmXr2"]
+    session_id: text(200, min_length=0) = Field(
+        description="The bank's session", examples=["cs_Zk3v9QmXr2"]
     )
     status: Literal["succeeded", "failed"] = Field(
         description="The payment's result at the bank", examples=["succeeded"]
     )
-    reason: str | None = Field(
-        None, max_length=100, description="Why it failed; null on success", examples=["declined"]
+    reason: text(100) | None = Field(
+        None, description="Why it failed; null on success", examples=["declined"]
     )
     amount: int = Field(ge=0, description="What the bank charged, in cents", examples=[12345])
     currency: Literal["EUR"] = Field(description="Always EUR", examples=["EUR"])
-    transaction_id: str | None = Field(
+    transaction_id: text(200) | None = Field(
         None,
-        max_length=200,
         description="The bank's transaction; required on success",
         examples=["tx_4f9c2a7e1b3d5f60a8c2e4b1"],
     )
