@@ -164,11 +164,17 @@ def _started_from(cfg: Config, service: Process) -> str:
 
 def _sources(service: Process) -> list[Path]:
     """A service: its package and the shared libraries. A simulator or bench target: its own
-    module only (they share one package but import nothing from each other), so that editing
-    one simulator does not restart the others."""
+    module and the modules of its package that are no process's app (e.g. the simulators'
+    outage switch), so that editing one simulator does not restart the others."""
     if service.kind != "service":
-        module = service.app.split(":")[0].replace(".", "/")
-        return [REPO / service.package / f"{module}.py"]
+        folder = REPO / service.package
+        apps = {_module_file(p) for p in service_list().processes if p.package == service.package}
+        shared = [
+            path
+            for path in sorted(folder.rglob("*.py"))
+            if path not in apps and "tests" not in path.relative_to(folder).parts
+        ]
+        return [_module_file(service), *shared]
     sources = []
     for package in (*service_list().libraries, service.package):
         for path in sorted((REPO / package).rglob("*")):
@@ -176,6 +182,11 @@ def _sources(service: Process) -> list[Path]:
             if path.suffix in {".py", ".toml"} and "tests" not in parts and path.is_file():
                 sources.append(path)
     return sources
+
+
+def _module_file(process: Process) -> Path:
+    module = process.app.split(":")[0].replace(".", "/")
+    return REPO / process.package / f"{module}.py"
 
 
 def start_service(cfg: Config, service: Process) -> None:

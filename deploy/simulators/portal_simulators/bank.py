@@ -66,6 +66,8 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from portal_simulators.outage import Control, add_control
+
 log = logging.getLogger("portal_simulators.bank")
 
 DEFAULT_DB = "bank-sim.sqlite3"
@@ -133,9 +135,9 @@ class OrderOut(BaseModel):
     amount: int
 
 
-class Control(BaseModel):
-    mode: Literal["up", "down", "slow"] = "up"
-    delay_seconds: float = Field(0.0, ge=0, le=120, description="Used in mode `slow`")
+class BankControl(Control):
+    """The outage switch, and what happens to the notifications."""
+
     notifications: Literal["deliver", "drop", "delay"] = "deliver"
     notification_delay_seconds: float = Field(0.0, ge=0, le=600, description="`delay`")
     duplicate_probability: float = Field(0.0, ge=0, le=1)
@@ -561,38 +563,16 @@ def create_app(
     )
     app.state.ledger = ledger
     app.state.notifier = notifier
-    app.state.control = Control()
-
-    def control() -> Control:
-        return app.state.control
+    control = add_control(app, BankControl)
 
     async def api_guard(authorization: str | None) -> JSONResponse | None:
         """The answer refusing an API call (unauthenticated, down), or None to go on."""
         presented = (authorization or "").removeprefix("Bearer ").encode()
         if not authorization or not hmac.compare_digest(presented, api_key.encode()):
             return _error(401, "unauthenticated", "A valid API key is required.")
-        if control().mode == "down":
+        if control().down:
             return _error(503, "unavailable", "The bank's gateway is unavailable.")
         return None
-
-    async def slow_answer() -> None:
-        if control().mode == "slow":
-            await asyncio.sleep(control().delay_seconds)
-
-    @app.get("/health", tags=["operations"])
-    def health() -> dict[str, str]:
-        """Always 200 (the process is alive); `mode` says whether it pretends an outage."""
-        return {"status": "ok", "mode": control().mode}
-
-    @app.get("/control", tags=["control"])
-    def get_control() -> Control:
-        return control()
-
-    @app.put("/control", tags=["control"])
-    def put_control(new: Control) -> Control:
-        """Go down or slow, drop, delay or duplicate notifications (tests and demos)."""
-        app.state.control = new
-        return new
 
     @app.post("/api/sessions", status_code=201, response_model=SessionOut, tags=["api"])
     async def open_session(
@@ -606,7 +586,7 @@ def create_app(
         order, created = await asyncio.to_thread(ledger.open_session, body)
         if (order.amount, order.currency) != (body.amount, body.currency):
             return _error(409, "order_conflict", "This order was opened with another amount.")
-        await slow_answer()
+        await control().delay()
         response.status_code = 201 if created else 200
         base = public_base or str(request.base_url).rstrip("/")
         return SessionOut(session_id=order.session_id, page_url=f"{base}/pay/{order.session_id}")
@@ -619,7 +599,7 @@ def create_app(
         if (refusal := await api_guard(authorization)) is not None:
             return refusal
         order = await asyncio.to_thread(ledger.order, order_id)
-        await slow_answer()
+        await control().delay()
         if order is None:
             return _error(404, "not_found", "The bank never saw this order.")
         return order.public()
@@ -632,7 +612,7 @@ def create_app(
         if (refusal := await api_guard(authorization)) is not None:
             return refusal
         order = await asyncio.to_thread(ledger.cancel, order_id)
-        await slow_answer()
+        await control().delay()
         if order is None:
             return _error(404, "not_found", "The bank never saw this order.")
         return order.public()
@@ -643,7 +623,7 @@ def create_app(
     @app.get("/pay/{session_id}", response_class=HTMLResponse, tags=["page"])
     def payment_page(session_id: str) -> HTMLResponse:
         """The hosted payment page."""
-        if control().mode == "down":
+        if control().down:
             return unavailable_page()
         order = ledger.session(session_id)
         if order is None:
@@ -655,7 +635,7 @@ def create_app(
     @app.post("/pay/{session_id}", response_class=HTMLResponse, tags=["page"])
     async def pay(session_id: str, request: Request) -> Response:
         """The form's post: settle the session, queue the notification, send the browser back."""
-        if control().mode == "down":
+        if control().down:
             return unavailable_page()
         order = await asyncio.to_thread(ledger.session, session_id)
         if order is None:

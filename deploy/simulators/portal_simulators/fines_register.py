@@ -40,8 +40,10 @@ from fastapi import FastAPI, Header, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from portal_simulators.outage import Control, add_control
+
 DEFAULT_DB = "fines-register.sqlite3"
-Mode = Literal["up", "down", "slow"]
+
 FineStatus = Literal["unpaid", "paid"]
 
 _SCHEMA = """
@@ -104,11 +106,6 @@ class FineOut(FineIn):
     idempotency_key: str | None = Field(
         description="The key it was recorded under; null for the police's own"
     )
-
-
-class Control(BaseModel):
-    mode: Mode = "up"
-    delay_seconds: float = Field(0.0, ge=0, le=120, description="Used in mode `slow`")
 
 
 class NumberTaken(Exception):
@@ -207,31 +204,7 @@ def create_app(db_path: str | None = None, now: Callable[[], datetime] = utc_now
     register = Register(db_path or os.environ.get("FINES_REGISTER_DB", DEFAULT_DB), now)
     app = FastAPI(title="Fines register simulator", description=__doc__, version="0.1.0")
     app.state.register = register
-    app.state.control = Control()
-
-    def control() -> Control:
-        return app.state.control
-
-    async def answer_slowly_if_told() -> None:
-        if control().mode == "slow":
-            # The work is done first: a client that gives up has lost only the answer.
-            await asyncio.sleep(control().delay_seconds)
-
-    @app.get("/health", tags=["operations"])
-    def health() -> dict[str, str]:
-        """Always 200 (the process is alive); `mode` says whether it is pretending an outage."""
-        return {"status": "ok", "mode": control().mode}
-
-    @app.get("/control", tags=["control"])
-    def get_control() -> Control:
-        """The current failure mode."""
-        return control()
-
-    @app.put("/control", tags=["control"])
-    def put_control(new: Control) -> Control:
-        """Go down, come back up, or answer slowly (for tests and demos of the outage path)."""
-        app.state.control = new
-        return new
+    control = add_control(app, Control)
 
     @app.post(
         "/lookups",
@@ -241,10 +214,10 @@ def create_app(db_path: str | None = None, now: Callable[[], datetime] = utc_now
     )
     async def lookup(query: FineQuery) -> FineOut | JSONResponse:
         """The fine with this number and plate, or 404."""
-        if control().mode == "down":
+        if control().down:
             return _unavailable()
         fine = await asyncio.to_thread(register.lookup, query.fine_number, query.plate)
-        await answer_slowly_if_told()
+        await control().delay()
         if fine is None:
             return _error(404, "not_found", "No fine with this number and plate.")
         return fine
@@ -267,7 +240,7 @@ def create_app(db_path: str | None = None, now: Callable[[], datetime] = utc_now
         ],
     ) -> FineOut | JSONResponse:
         """Record a fine (201), or answer the one recorded under this key before (200)."""
-        if control().mode == "down":
+        if control().down:
             return _unavailable()
         try:
             recorded, created = await asyncio.to_thread(register.record, idempotency_key, fine)
@@ -278,14 +251,14 @@ def create_app(db_path: str | None = None, now: Callable[[], datetime] = utc_now
                 "This fine number is on record already.",
                 taken.existing.model_dump(mode="json"),
             )
-        await answer_slowly_if_told()
+        await control().delay()
         response.status_code = 201 if created else 200
         return recorded
 
     @app.get("/fines/{fine_number}", response_model=FineOut, tags=["fines"])
     def get_fine(fine_number: str) -> FineOut | JSONResponse:
         """The fine with this number, or 404."""
-        if control().mode == "down":
+        if control().down:
             return _unavailable()
         fine = register.get(fine_number)
         if fine is None:

@@ -27,7 +27,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -35,9 +35,11 @@ from fastapi import FastAPI, Header, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from portal_simulators.outage import Control, add_control
+
 ATHENS = ZoneInfo("Europe/Athens")
 DEFAULT_DB = "protocol-registry.sqlite3"
-Mode = Literal["up", "down", "slow"]
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (year INTEGER PRIMARY KEY, last INTEGER NOT NULL);
@@ -62,11 +64,6 @@ class RegistrationOut(BaseModel):
     protocol_number: str = Field(examples=["2026/000017"])
     protocol_date: date
     idempotency_key: str
-
-
-class Control(BaseModel):
-    mode: Mode = "up"
-    delay_seconds: float = Field(0.0, ge=0, le=120, description="Used in mode `slow`")
 
 
 class Registry:
@@ -151,23 +148,7 @@ def create_app(db_path: str | None = None, today: Callable[[], date] = athens_to
         version="0.1.0",
     )
     app.state.registry = registry
-    app.state.control = Control()
-
-    @app.get("/health", tags=["operations"])
-    def health() -> dict[str, str]:
-        """Always 200 (the process is alive); `mode` says whether it is pretending an outage."""
-        return {"status": "ok", "mode": app.state.control.mode}
-
-    @app.get("/control", tags=["control"])
-    def get_control() -> Control:
-        """The current failure mode."""
-        return app.state.control
-
-    @app.put("/control", tags=["control"])
-    def put_control(control: Control) -> Control:
-        """Go down, come back up, or answer slowly (for tests and demos of the outage path)."""
-        app.state.control = control
-        return control
+    control = add_control(app, Control)
 
     @app.post(
         "/registrations",
@@ -184,20 +165,17 @@ def create_app(db_path: str | None = None, today: Callable[[], date] = athens_to
         ],
     ) -> RegistrationOut | JSONResponse:
         """Give the document a protocol number (201), or the one it already has (200)."""
-        control: Control = app.state.control
-        if control.mode == "down":
+        if control().down:
             return _error(503, "unavailable", "The protocol registry is unavailable.")
         record, created = await asyncio.to_thread(registry.register, idempotency_key, doc)
-        if control.mode == "slow":
-            # Registered first, answered late: a client that gives up has lost only the answer.
-            await asyncio.sleep(control.delay_seconds)
+        await control().delay()  # registered first, answered late (mode `slow`)
         response.status_code = 201 if created else 200
         return record
 
     @app.get("/registrations/{key}", response_model=RegistrationOut, tags=["registrations"])
     def get_registration(key: str) -> RegistrationOut | JSONResponse:
         """The registration made under this idempotency key, or 404."""
-        if app.state.control.mode == "down":
+        if control().down:
             return _error(503, "unavailable", "The protocol registry is unavailable.")
         record = registry.get(key)
         if record is None:
