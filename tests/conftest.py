@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from portal_roles import CITIZEN_PROFILE
 
 
 @pytest.fixture(scope="session")
@@ -60,18 +61,6 @@ def login(client: httpx.Client, email: str, password: str) -> str:
     response = client.post("/identity/token", data={"username": email, "password": password})
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
-
-
-CITIZEN_PROFILE = {
-    "first_name": "Ελένη",
-    "last_name": "Παπαδοπούλου",
-    "father_name": "Γεώργιος",
-    "date_of_birth": "1985-04-12",
-    "afm": "090000045",
-    "id_document_number": "ΑΒ123456",
-    "address": "Ερμού 10, 10563 Αθήνα",
-    "phone": "+302101234567",
-}
 
 
 @pytest.fixture
