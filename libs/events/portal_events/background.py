@@ -9,12 +9,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 
 log = structlog.get_logger()
 
 Loop = Callable[[], Awaitable[None]]
+T = TypeVar("T")
+
+
+async def finishing_when_cancelled(work: Awaitable[T], name: str) -> T:
+    """Await `work` (typically a worker's step in a thread); if cancelled meanwhile, let it
+    finish first, then pass the cancellation on. A thread cannot be stopped half-way anyway, and
+    the kit closes the Application only after its workers: this makes the step's end part of
+    the shutdown, so its outcome is recorded. `name` says whose step failed, if it does."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await asyncio.wait([task])
+        if not task.cancelled() and task.exception() is not None:
+            log.error("worker_step_failed_at_shutdown", worker=name, error=repr(task.exception()))
+        raise
 
 
 class BackgroundLoops:

@@ -18,13 +18,13 @@ reconciler is the service's worker (`Reconciler.of`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
 from uuid import UUID
 
 import structlog
 from portal_events import context
+from portal_events.background import finishing_when_cancelled
 from portal_web.service import Runtime
 
 from payments_service.application import PaymentsApplication
@@ -35,8 +35,6 @@ from payments_service.views import PaymentSummaryView
 log = structlog.get_logger(__name__)
 ACTOR = context.Actor.system("payments-reconciler")
 SOURCE = "reconciliation"
-
-T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -115,23 +113,12 @@ class Reconciler:
         """Work until cancelled; a look in progress finishes first."""
         while True:
             try:
-                busy = await _finishing_when_cancelled(asyncio.to_thread(self.process_one))
+                busy = await finishing_when_cancelled(
+                    asyncio.to_thread(self.process_one), "reconciler"
+                )
             except Exception:
                 # E.g. the database is briefly away: log, wait, try again; never die.
                 log.exception("reconciler_error")
                 busy = False
             if not busy:
                 await asyncio.sleep(self.poll_seconds)
-
-
-async def _finishing_when_cancelled(work: Awaitable[T]) -> T:
-    """Await `work`; if cancelled meanwhile, let it finish first (a thread cannot be stopped
-    half-way, and the kit closes the Application only after), then pass the cancellation on."""
-    task = asyncio.ensure_future(work)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait([task])
-        if not task.cancelled() and task.exception() is not None:
-            log.error("reconciler_failed_at_shutdown", error=repr(task.exception()))
-        raise

@@ -15,15 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import Protocol
 from uuid import UUID
 
 import httpx
 import structlog
 from portal_events import context
+from portal_events.background import finishing_when_cancelled
 from portal_web.service import Runtime
 
 from protocol_service.application import EVERYTHING, ProtocolApplication
@@ -35,8 +36,6 @@ log = structlog.get_logger()
 ACTOR = context.Actor.system("protocol-registrar")
 REGISTRY = "registry"
 """The name of the registry client among the service's resources."""
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -218,7 +217,9 @@ class Registrar:
     async def _work(self) -> None:
         while True:
             try:
-                busy = await _finishing_when_cancelled(asyncio.to_thread(self.process_one))
+                busy = await finishing_when_cancelled(
+                    asyncio.to_thread(self.process_one), "registrar"
+                )
             except Exception:
                 # E.g. the database is briefly away: log, wait, try again; never die.
                 log.exception("registrar_error")
@@ -231,16 +232,3 @@ class Registrar:
                         await self._new_work.wait()
                 # Cleared before looking, so a wake-up that comes during the look is kept.
                 self._new_work.clear()
-
-
-async def _finishing_when_cancelled(work: Awaitable[T]) -> T:
-    """Await `work`; if cancelled meanwhile, let it finish first, then pass the cancellation on
-    (a thread cannot be stopped half-way anyway; this makes its end part of the shutdown)."""
-    task = asyncio.ensure_future(work)
-    try:
-        return await asyncio.shield(task)
-    except asyncio.CancelledError:
-        await asyncio.wait([task])
-        if not task.cancelled() and task.exception() is not None:
-            log.error("registrar_failed_at_shutdown", error=repr(task.exception()))
-        raise
