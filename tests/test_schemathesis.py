@@ -19,6 +19,7 @@ documents, and a test below holds equal to what schemathesis reads from them.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import sys
 from pathlib import Path
@@ -39,7 +40,16 @@ from schemathesis.specs.openapi.checks import (
 sys.path.insert(0, str(Path(__file__).parent))
 from authorization_matrix import CLERK_DEPARTMENTS, DEPARTMENT, MATRIX, Route, clerk_department
 from fine_payments import wait_until_fines_accept
-from portal_roles import ADMIN, AUDITOR, BUSINESS, CITIZEN, CLERK, Casting, Person
+from portal_roles import (
+    ADMIN,
+    AUDITOR,
+    BUSINESS,
+    CITIZEN,
+    CLERK,
+    FUZZING_NETWORK,
+    Casting,
+    Person,
+)
 
 SERVICES = [process.name for process in load_service_list().services]
 
@@ -90,8 +100,9 @@ def fuzzing_people(gateway, admin) -> dict[str, Person]:
 
 @pytest.fixture(scope="module")
 def fuzzing_address() -> str:
-    """An address of the benchmarking range (RFC 2544), one per run."""
-    return f"198.18.{random.randrange(256)}.{random.randrange(1, 255)}"
+    """An address of the fuzzing network, one per run."""
+    network = ipaddress.ip_network(FUZZING_NETWORK)
+    return str(network[random.randrange(1, network.num_addresses - 1)])
 
 
 @pytest.fixture(scope="module")
