@@ -108,7 +108,8 @@ class TokenVerifier:
         )
 
     async def authenticate(self, token: str) -> Principal:
-        """`verify` for the event loop: a key that must be fetched is waited for, not blocked on.
+        """The caller a bearer token names, once verified. A key that must be fetched is waited for
+        without blocking the event loop.
 
         401 `invalid_token` for a bad token; 503 `identity_unavailable` when its key cannot be
         fetched from identity.
@@ -118,16 +119,6 @@ class TokenVerifier:
         kid = _key_id(token)
         try:
             key = await self._jwks.key(kid)
-        except (KeysUnavailable, UnknownKey) as exc:
-            raise self._key_problem(exc) from exc
-        return self._decode(token, key)
-
-    def verify(self, token: str) -> Principal:
-        """The same for callers off the event loop (it may wait for a fetch of the keys)."""
-        if self._jwks is None:
-            return self._decode(token, self._public_key)
-        try:
-            key = self._jwks.key_blocking(_key_id(token))
         except (KeysUnavailable, UnknownKey) as exc:
             raise self._key_problem(exc) from exc
         return self._decode(token, key)

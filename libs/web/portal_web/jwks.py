@@ -77,20 +77,6 @@ class JwksKeys:
             finished = bool(done)
         return self._outcome(kid, finished)
 
-    def key_blocking(self, kid: str) -> Any:
-        """The same for callers off the event loop (scripts, worker threads)."""
-        key = self._fresh(kid)
-        if key is not None:
-            return key
-        fetch = self._start_fetch()
-        finished = True
-        if fetch is not None:
-            try:
-                fetch.result(timeout=self.timeout)
-            except TimeoutError:
-                finished = False
-        return self._outcome(kid, finished)
-
     def _fresh(self, kid: str) -> Any:
         with self._lock:
             fresh = self._fetched_at is not None and self._clock() - self._fetched_at < self.ttl

@@ -233,16 +233,16 @@ def test_unknown_kids_refetch_the_keys_at_most_once_per_interval(identity):
 def test_a_rotated_key_is_fetched_once_the_interval_has_passed(identity):
     clock = Clock()
     keys = JwksKeys(identity.url, timeout=1.0, ttl=300.0, refetch_interval=5.0, clock=clock)
-    assert keys.key_blocking("key-1") is not None
+    assert asyncio.run(keys.key("key-1")) is not None
     identity.keys = [jwk(ROTATED_KEY, "key-2")]
     with pytest.raises(UnknownKey):
-        keys.key_blocking("key-2")  # the last fetch was just now: no other yet
+        asyncio.run(keys.key("key-2"))  # the last fetch was just now: no other yet
     assert identity.fetches == 1
     clock.now += 5.0
-    assert keys.key_blocking("key-2") is not None
+    assert asyncio.run(keys.key("key-2")) is not None
     assert identity.fetches == 2
     with pytest.raises(UnknownKey):
-        keys.key_blocking("key-1")  # a key identity no longer publishes is dropped
+        asyncio.run(keys.key("key-1"))  # a key identity no longer publishes is dropped
 
 
 def test_keys_fetched_earlier_stay_in_use_while_identity_is_unreachable(identity):

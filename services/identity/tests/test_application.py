@@ -1,5 +1,6 @@
 """The identity Application on in-memory persistence, without HTTP (SPEC ID-1..ID-4)."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -280,4 +281,4 @@ def test_id4_token_claims(app, issuer, signing_key):
     assert claims["exp"] - claims["iat"] == 900
     assert token.expires_at - now == timedelta(seconds=900)
     assert issuer.jwks()["keys"][0]["kid"] == issuer.kid
-    assert issuer.verifier().verify(token.access_token).user_id == clerk_id
+    assert asyncio.run(issuer.verifier().authenticate(token.access_token)).user_id == clerk_id
