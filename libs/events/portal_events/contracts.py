@@ -342,3 +342,107 @@ class PaymentExpiredV1(Contract):
     payable_id: UUID
     payer_id: UUID
     expired_at: datetime
+
+
+# --- fines (SPEC F-4; X-3) ------------------------------------------------------------------
+
+
+@contract
+class FineRecordedV1(Contract):
+    """A clerk of the municipal police recorded a fine ahead of any citizen (SPEC F-4): it is
+    on the department's worklist until it is paid (X-3). Fines that citizens look up are not
+    announced: they are theirs, not a clerk's work."""
+
+    TYPE: ClassVar[str] = "FineRecorded"
+    VERSION: ClassVar[int] = 1
+
+    fine_id: UUID
+    fine_number: str = Field(description="The number printed on the ticket")
+    fine_type: str = Field(description="A code of the fines catalogue")
+    description: str = Field(description="The fine type's description, in Greek")
+    amount: int = Field(description="The base amount, in cents of EUR")
+    department: str = Field(description="The recording clerk's department (catalogue code)")
+    recorded_by: UUID
+    recorded_at: datetime
+
+
+# --- certificates (SPEC C-1..C-6) -----------------------------------------------------------
+
+CertificateKind = Literal["civil_registry", "tap"]
+CertificateStatus = Literal["submitted", "under_review", "awaiting_applicant", "issued", "rejected"]
+
+
+class CertificateContract(Contract):
+    """What every certificate event repeats, so that each is understood alone (notifications
+    and the worklist keep no certificate state of their own to join against)."""
+
+    certificate_id: UUID
+    number: str = Field(description="Human number, sequential per year, e.g. 2026/000042")
+    kind: CertificateKind
+    applicant_id: UUID
+    department: str = Field(description="The department that handles it (catalogue code)")
+
+
+@contract
+class CertificateAppliedV1(CertificateContract):
+    """A verified user applied for a certificate (SPEC C-2, C-3). Its protocol registration is
+    asked for by a `ProtocolRequestedV1` on the same topic (C-4)."""
+
+    TYPE: ClassVar[str] = "CertificateApplied"
+    VERSION: ClassVar[int] = 1
+
+    certificate_type: str = Field(description="A code of the catalogue; `tap` for TAP")
+    title: str = Field(description="The certificate's name, in Greek")
+    applicant_name: str | None = Field(None, description="As identity last reported it")
+    delivery_method: str = Field(description="A code of the delivery methods' catalogue")
+    applied_at: datetime
+
+
+@contract
+class CertificateStatusChangedV1(CertificateContract):
+    """A clerk changed an application's status (SPEC C-5). `awaiting_applicant` stops the
+    worklist's clock until the status changes again."""
+
+    TYPE: ClassVar[str] = "CertificateStatusChanged"
+    VERSION: ClassVar[int] = 1
+
+    status: CertificateStatus
+    note: str | None = None
+    changed_at: datetime
+
+
+@contract
+class CertificateRepliedV1(CertificateContract):
+    """A clerk replied to the applicant (SPEC C-5); the applicant is informed (X-2)."""
+
+    TYPE: ClassVar[str] = "CertificateReplied"
+    VERSION: ClassVar[int] = 1
+
+    replied_at: datetime
+
+
+@contract
+class CertificateIssuedV1(CertificateContract):
+    """The certificate was issued as a PDF document (SPEC C-5); `document_sha256` is the hash
+    of the stored document's bytes, so that the paper can be checked against the history."""
+
+    TYPE: ClassVar[str] = "CertificateIssued"
+    VERSION: ClassVar[int] = 1
+
+    certificate_type: str
+    title: str
+    document_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    issued_by: UUID
+    issued_at: datetime
+
+
+@contract
+class CertificateRejectedV1(CertificateContract):
+    """A clerk rejected the application, with a reason the applicant is told (SPEC C-5)."""
+
+    TYPE: ClassVar[str] = "CertificateRejected"
+    VERSION: ClassVar[int] = 1
+
+    reason: str
+    rejected_by: UUID
+    rejected_at: datetime

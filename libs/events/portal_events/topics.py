@@ -18,11 +18,13 @@ from datetime import timedelta
 class Topic:
     name: str
     partitions: int
-    retention: timedelta
+    retention: timedelta | None  # None: kept forever
 
     @property
     def configs(self) -> dict[str, str]:
         """Kafka topic configs, as the admin API takes them."""
+        if self.retention is None:
+            return {"retention.ms": "-1"}
         return {"retention.ms": str(int(self.retention.total_seconds() * 1000))}
 
 
@@ -33,15 +35,19 @@ REQUESTS_REQUEST_EVENTS = "requests.request.events"
 PROTOCOL_REGISTRATION_EVENTS = "protocol.registration.events"
 PAYMENTS_PAYMENT_EVENTS = "payments.payment.events"
 FINES_FINE_EVENTS = "fines.fine.events"
+CERTIFICATES_CERTIFICATE_EVENTS = "certificates.certificate.events"
 
+# Public events are kept forever: read models built only from them (the back-office worklist,
+# SPEC X-3) are rebuilt from offset zero, so an event deleted by retention would be a case lost.
 EVENT_TOPICS = tuple(
-    Topic(name, partitions=3, retention=timedelta(days=7))
+    Topic(name, partitions=3, retention=None)
     for name in (
         IDENTITY_USER_EVENTS,
         REQUESTS_REQUEST_EVENTS,
         PROTOCOL_REGISTRATION_EVENTS,
         PAYMENTS_PAYMENT_EVENTS,
         FINES_FINE_EVENTS,
+        CERTIFICATES_CERTIFICATE_EVENTS,
     )
 )
 

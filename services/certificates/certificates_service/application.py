@@ -1,0 +1,9 @@
+"""The certificates service's Application."""
+
+from __future__ import annotations
+
+from portal_events.application import ServiceApplication
+
+
+class CertificatesApplication(ServiceApplication):
+    name = "certificates"
