@@ -31,7 +31,8 @@ lint: venv
 generate: venv
 	$(PY) -m portal_stack.generate
 
-# The local stack (deploy/local/portal_stack): real PostgreSQL, Kafka, simulators, services, nginx.
+# The local stack (deploy/local/portal_stack): real PostgreSQL, Kafka, Mailpit (SMTP and a web
+# mailbox), simulators, services, nginx. `make up` prints every address.
 .PHONY: up down status logs reset
 up: venv
 	$(PY) -m portal_stack up
@@ -47,6 +48,12 @@ logs: venv
 
 reset: venv
 	$(PY) -m portal_stack reset
+
+# The back-office worklist rebuilt from zero out of the event topics (kept forever for this),
+# with a progress display (SPEC X-3). Its settings' defaults are the local stack's servers.
+.PHONY: rebuild-worklist
+rebuild-worklist: venv
+	$(PY) -m backoffice_service.rebuild
 
 # The tests' session fixture calls portal_stack.ensure_up(), so no separate `make up` is needed.
 .PHONY: test

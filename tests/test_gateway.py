@@ -1,7 +1,8 @@
 """The gateway against a hostile visitor (issue 6, "Service to service" and "Gateway and local
 stack hygiene"): no simulator behind the public listener; every answer the gateway makes itself
 in the services' JSON error shape with X-Correlation-ID and security headers; per-address rate
-limits on the password, registration and anonymous-submission calls; no query strings in its
+limits on the password, registration and anonymous-submission calls and on the public check of
+a certificate's verification code; no query strings in its
 access log; the local stack's key, logs and database closed to other users.
 
 Most tests go through the shared stack's gateway. Those that need services down or a burst that
@@ -211,8 +212,33 @@ def test_a_burst_of_posts_from_one_address_meets_a_json_429_with_retry_after(lon
         assert response.headers["retry-after"] == str(LOCAL_GATEWAY_LIMITS.retry_after_seconds)
 
 
+def test_a_burst_of_verification_code_checks_meets_a_json_429_with_retry_after(lone_gateway):
+    # Issue 8: GET /certificates/verify/{code} is public; someone guessing codes from one address
+    # is slowed down at the edge, in the same error shape.
+    codes = (uuid.uuid4().hex[:12].upper() for _ in range(BURST))
+    with (
+        httpx.Client(timeout=30, limits=httpx.Limits(max_connections=20)) as client,
+        ThreadPoolExecutor(20) as pool,
+    ):
+        responses = list(
+            pool.map(
+                lambda code: client.get(f"{lone_gateway.url}/certificates/verify/{code}"), codes
+            )
+        )
+    throttled = [r for r in responses if r.status_code == 429]
+    assert throttled, "no check was limited"
+    assert {r.status_code for r in responses} == {429, 502}
+    for response in throttled:
+        assert_gateway_answer(response, 429)
+        assert response.headers["retry-after"] == str(LOCAL_GATEWAY_LIMITS.retry_after_seconds)
+
+
 def test_other_methods_and_routes_are_not_rate_limited(lone_gateway):
-    for method, path in (("GET", "/identity/token"), ("POST", "/requests")):
+    for method, path in (
+        ("GET", "/identity/token"),
+        ("POST", "/requests"),
+        ("GET", "/certificates/civil-registry/types"),
+    ):
         responses = _burst(lone_gateway.url + path, method, BURST)
         assert {r.status_code for r in responses} == {502}, (method, path)
 

@@ -16,14 +16,16 @@ def _up() -> None:
     info = stack.ensure_up()
     print(f"\nThe portal is up ({time.monotonic() - started:.1f} s): {info.gateway_url}")
     for name, url in info.docs_urls().items():
-        print(f"  {name:<10} API docs: {url}")
+        print(f"  {name:<13} API docs: {url}")
     print(f"  operators (simulators, bench target): {info.gateway_operators_url}")
+    print(f"  Mailpit, every e-mail the portal sends: {info.mailpit_url}")
     for process in service_list().processes:
         if process.published:
             url = info.url_of(process.name)
             print(f"  {process.name} (another party's site, opened by browsers): {url}")
     print(f"  admin: {info.admin_email} / {info.admin_password}")
     print(f"  PostgreSQL: {info.pg_dsn('<service>')}   Kafka: {info.kafka_bootstrap}")
+    print(f"  SMTP (Mailpit): 127.0.0.1:{info.smtp_port}")
     print(f"  state and logs: {info.state_dir}   (make logs / make status / make down)")
 
 
@@ -38,10 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down", help="stop every process; data is kept")
     commands.add_parser("status", help="one line per process; exit 1 unless all are up")
     logs = commands.add_parser("logs", help="tail of every log, or of one")
-    logs.add_argument("name", nargs="?", help="postgres, kafka, identity, gateway, ...")
+    logs.add_argument("name", nargs="?", help="postgres, kafka, mailpit, identity, gateway, ...")
     logs.add_argument("-n", "--lines", type=int, default=20)
     logs.add_argument("-f", "--follow", action="store_true")
-    commands.add_parser("reset", help="down, then wipe all data (the Kafka jar cache stays)")
+    commands.add_parser(
+        "reset", help="down, then wipe all data (the caches of Kafka's jars and Mailpit stay)"
+    )
     commands.add_parser(
         "init", help="create databases and topics on external servers (POSTGRES_*, KAFKA_*)"
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 from .services import REPO, SECRETS, Process, ServiceList, fill, load
 
 DEPLOY = REPO / "deploy"
+DEFAULT_STATE = REPO / ".stack"
 
 DEMO_ADMIN_EMAIL = "admin@demo.portal.gr"
 DEMO_ADMIN_PASSWORD = "Demo-Admin-2026!"  # noqa: S105 - public demo value, printed by `up`
@@ -47,8 +48,13 @@ class Config:
     kafka_controller_port: int
     gateway_port: int
     gateway_operators_port: int
+    smtp_port: int
+    mailpit_port: int
     kafka_version: str
     log4j_version: str
+    # Tools the stack builds (Mailpit): one cache for every stack of this checkout, since a
+    # build takes a minute; `reset` keeps it.
+    tools: Path
     admin_email: str
     admin_password: str
     admin_from_env: bool
@@ -59,14 +65,17 @@ class Config:
         kafka_port = _port("kafka", 19092)
         gateway_port = _port("gateway", 8000)
         return cls(
-            state=Path(env.get("PORTAL_STATE_DIR", REPO / ".stack")).resolve(),
+            state=Path(env.get("PORTAL_STATE_DIR", DEFAULT_STATE)).resolve(),
             pg_port=_port("pg", 54329),
             kafka_port=kafka_port,
             kafka_controller_port=_port("kafka-controller", kafka_port + 1),
             gateway_port=gateway_port,
             gateway_operators_port=_port("gateway-operators", gateway_port + 1),
+            smtp_port=_port("smtp", 1025),
+            mailpit_port=_port("mailpit", 8025),
             kafka_version=env.get("KAFKA_VERSION", "4.3.1"),
             log4j_version=env.get("LOG4J_VERSION", "2.25.3"),
+            tools=Path(env.get("PORTAL_TOOLS_DIR", DEFAULT_STATE / "tools")).resolve(),
             admin_email=env.get("PORTAL_ADMIN_EMAIL", DEMO_ADMIN_EMAIL),
             admin_password=env.get("PORTAL_ADMIN_PASSWORD", DEMO_ADMIN_PASSWORD),
             admin_from_env="PORTAL_ADMIN_PASSWORD" in env,
@@ -94,6 +103,11 @@ class Config:
         return self.state / "jars" / self.kafka_version
 
     @property
+    def mailpit_dir(self) -> Path:
+        """Mailpit's mailbox: kept across restarts, wiped by `reset`."""
+        return self.state / "mailpit"
+
+    @property
     def jwt_key(self) -> Path:
         return self.state / "keys" / "jwt-es256.pem"
 
@@ -116,6 +130,11 @@ class Config:
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def mailpit_url(self) -> str:
+        """Mailpit's web mailbox and REST API (/api/v1/...)."""
+        return f"http://127.0.0.1:{self.mailpit_port}"
 
     @property
     def gateway_operators_url(self) -> str:
@@ -158,6 +177,8 @@ class Config:
             "postgres_host": "127.0.0.1",
             "postgres_port": str(self.pg_port),
             "kafka_bootstrap": self.kafka_bootstrap,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": str(self.smtp_port),
             "data_dir": str(self.state),
             "jwt_key_file": str(self.jwt_key),
             "admin_email": self.admin_email,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from . import mailpit
 from .config import DEMO_ADMIN_EMAIL, REPO
 from .services import STACK_INIT, Process, ServiceList, fill
 
@@ -38,17 +39,18 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class GatewayLimits:
-    """The public gateway's rate limits (POST only, per client address) and the Retry-After of
-    its 429; they fill the LIMIT_* placeholders of the gateway template."""
+    """The public gateway's rate limits (per client address) and the Retry-After of its 429;
+    they fill the LIMIT_* placeholders of the gateway template."""
 
     login: RateLimit  # POST /identity/token
     register: RateLimit  # POST /identity/users
     anonymous: RateLimit  # POST /requests/anonymous
+    verify: RateLimit  # GET /certificates/verify/{code}: someone guessing codes
     retry_after_seconds: int
 
     def placeholders(self) -> dict[str, str]:
         values = {"LIMIT_RETRY_AFTER_SECONDS": str(self.retry_after_seconds)}
-        for zone in ("login", "register", "anonymous"):
+        for zone in ("login", "register", "anonymous", "verify"):
             limit: RateLimit = getattr(self, zone)
             values[f"LIMIT_{zone.upper()}_RATE"] = limit.rate
             values[f"LIMIT_{zone.upper()}_BURST"] = str(limit.burst)
@@ -57,11 +59,14 @@ class GatewayLimits:
 
 # Production (docker-compose.yml): a person types a password a few times a minute; an office
 # behind one address may hold a dozen people logging in at nine. Identity's own throttle still
-# counts failures per account and address behind this.
+# counts failures per account and address behind this. A notary or a bank clerk checks a
+# certificate's code now and then, a branch behind one address a few a minute; someone guessing
+# codes needs millions of tries.
 GATEWAY_LIMITS = GatewayLimits(
     login=RateLimit("10r/m", 20),
     register=RateLimit("5r/m", 10),
     anonymous=RateLimit("5r/m", 10),
+    verify=RateLimit("30r/m", 30),
     retry_after_seconds=60,
 )
 # The local stack: every test registers and logs in users from 127.0.0.1, so the limits are far
@@ -70,6 +75,7 @@ LOCAL_GATEWAY_LIMITS = GatewayLimits(
     login=RateLimit("50r/s", 100),
     register=RateLimit("50r/s", 100),
     anonymous=RateLimit("50r/s", 100),
+    verify=RateLimit("50r/s", 100),
     retry_after_seconds=1,
 )
 
@@ -150,6 +156,7 @@ JWT_KEY_FILE = f"{KEYS_DIR}/jwt-es256.pem"
 COMPOSE_SUBNET = "${PORTAL_COMPOSE_SUBNET:-172.30.80.0/24}"
 GATEWAY_PORT = 8000
 GATEWAY_OPERATORS_PORT = 8001
+MAILPIT_WEB_PORT = 8025
 # The portal's address as browsers and the bank reach it. Browsers and curl take every
 # *.localhost name for this machine (where the gateway's port is published), and inside the
 # compose network the name is the gateway's alias, so the bank simulator's notifications reach
@@ -173,6 +180,8 @@ def _compose_values(listed: ServiceList) -> dict[str, str]:
         "postgres_host": "postgres",
         "postgres_port": "5432",
         "kafka_bootstrap": "kafka:9092",
+        "smtp_host": "mailpit",
+        "smtp_port": "1025",
         "data_dir": DATA_DIR,
         "jwt_key_file": JWT_KEY_FILE,
         "admin_email": "${PORTAL_ADMIN_EMAIL:-" + DEMO_ADMIN_EMAIL + "}",
@@ -226,7 +235,8 @@ _COMPOSE_HEAD = """\
 #   export BANK_NOTIFICATION_SECRET="$(openssl rand -base64 32)"
 #   docker compose up -d --build
 #   then http://portal.localhost:8000/identity/docs (PORTAL_PUBLIC_URL; the bank's page is
-#   published on 127.0.0.1:8202, BANK_PUBLIC_URL)
+#   published on 127.0.0.1:8202, BANK_PUBLIC_URL; the e-mails sent in Mailpit,
+#   http://localhost:{mailpit_web_port})
 # Generated from deploy/services.toml by `make generate` (deploy/local/portal_stack/derived.py);
 # do not edit.
 
@@ -298,6 +308,21 @@ services:
       timeout: 20s
       start_period: 10s
       retries: 30
+
+  # The SMTP server the portal's e-mails leave through (SMTP_HOST, SMTP_PORT), with the same
+  # settings as the local stack's (deploy/local/portal_stack/mailpit.py); only its web mailbox
+  # and API are published. The image checks its own health (mailpit readyz).
+  mailpit:
+    image: axllent/mailpit:{mailpit_version}
+    environment:
+      MP_DATABASE: /data/mailpit.db
+      MP_MAX_MESSAGES: "{mailpit_max_messages}"
+      MP_SMTP_AUTH_ACCEPT_ANY: "true"
+      MP_SMTP_AUTH_ALLOW_INSECURE: "true"
+      MP_SMTP_DISABLE_RDNS: "true"
+      MP_DISABLE_VERSION_CHECK: "true"
+    volumes: ["mailpit-data:/data"]
+    ports: ["127.0.0.1:{mailpit_web_port}:{mailpit_web_port}"]
 
   # Databases, topics (portal_events.topics) and the JWT signing key; then it exits.
   {stack_init}:
@@ -390,6 +415,9 @@ def compose(listed: ServiceList) -> str:
         stack_init=STACK_INIT,
         jwt_key_file=JWT_KEY_FILE,
         keys_dir=KEYS_DIR,
+        mailpit_version=mailpit.VERSION,
+        mailpit_max_messages=mailpit.MAX_MESSAGES,
+        mailpit_web_port=MAILPIT_WEB_PORT,
     )
     gateway = _GATEWAY.format(
         port=GATEWAY_PORT,
@@ -405,7 +433,7 @@ def compose(listed: ServiceList) -> str:
             f"      {p.name}: {{condition: service_healthy}}" for p in listed.processes
         ),
     )
-    volumes = ["pg-data", "kafka-data", "jwt-keys"] + [
+    volumes = ["pg-data", "kafka-data", "mailpit-data", "jwt-keys"] + [
         f"{p.name}-data" for p in listed.processes if "data_dir" in _placeholders_used(p.env)
     ]
     parts = [

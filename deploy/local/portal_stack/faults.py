@@ -2,7 +2,8 @@
 
 Used by the outage tests (tests/test_outages.py) on a stack of their own, never on the shared
 one. Each fault is the harsh kind an operator meets: PostgreSQL stopped under load (its clients
-lose their connections), the broker and a service killed with SIGKILL (no shutdown hooks run).
+lose their connections), the broker and a service killed with SIGKILL (no shutdown hooks run),
+the SMTP server (Mailpit) gone while e-mails are due.
 
 `Config` reads the services' ports from the environment when they are used, so call these with
 the environment of the stack you mean in place (as `python -m portal_stack` is run).
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import signal
 
-from . import kafka, postgres, stack
+from . import kafka, mailpit, postgres, stack
 from .config import Config
 from .procs import StackError, http_ok, port_open, read_pid, stop, tail, wait_until
 
@@ -47,6 +48,18 @@ def start_kafka(cfg: Config, timeout: float = 60) -> None:
     """Start the broker again and wait until it listens."""
     kafka.start(cfg, stack.say)
     kafka.wait_ready(cfg, timeout)
+
+
+def stop_mailpit(cfg: Config) -> None:
+    """Stop the SMTP server: the services' e-mails wait in their outbox. The mailbox is kept."""
+    mailpit.stop_server(cfg)
+    _wait_port_released(cfg.smtp_port, "mailpit")
+
+
+def start_mailpit(cfg: Config, timeout: float = 30) -> None:
+    """Start the SMTP server again, with the mailbox it had, and wait until it accepts mail."""
+    mailpit.start(cfg, stack.say)
+    mailpit.wait_ready(cfg, timeout)
 
 
 def service_pid(cfg: Config, name: str) -> int | None:

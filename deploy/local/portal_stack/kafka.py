@@ -1,5 +1,5 @@
 """Apache Kafka from Maven Central: jars cached per version, a KRaft single node, the topics
-(declared in portal_events.topics)."""
+(declared in portal_events.topics) created and kept at their declared configs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import os
 import shutil
 from pathlib import Path
 from string import Template
+from typing import NamedTuple
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from portal_events import topics
 
 from .config import DEPLOY, Config, service_list
@@ -140,7 +142,12 @@ def declared_topics() -> list[NewTopic]:
     ]
 
 
-async def _ensure_topics(bootstrap: str, wanted: list[NewTopic]) -> list[str]:
+class TopicChanges(NamedTuple):
+    created: list[str]
+    altered: list[str]  # brought to their declared configs
+
+
+async def _ensure_topics(bootstrap: str, wanted: list[NewTopic]) -> TopicChanges:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:
@@ -152,13 +159,51 @@ async def _ensure_topics(bootstrap: str, wanted: list[NewTopic]) -> list[str]:
             errors = [e for e in response.topic_errors if e[1] not in (0, 36)]
             if errors:
                 raise StackError(f"creating topics failed: {errors}")
-        return [t.name for t in missing]
+        drifted = await _drifted(admin, [t for t in wanted if t.name in existing])
+        if drifted:
+            await _alter(admin, drifted)
+        return TopicChanges([t.name for t in missing], [t.name for t in drifted])
     finally:
         await admin.close()
 
 
-def ensure_topics(bootstrap: str, say) -> None:
-    """Create the declared topics that do not exist yet (existing ones are left alone)."""
-    created = asyncio.run(_ensure_topics(bootstrap, declared_topics()))
-    if created:
-        say(f"created topics: {', '.join(created)}")
+async def _drifted(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> list[NewTopic]:
+    """The topics whose current configs differ from their declared ones (e.g. a retention
+    declared differently since the topic was created: issue 8 keeps event topics forever)."""
+    if not topics:
+        return []
+    resources = [ConfigResource(ConfigResourceType.TOPIC, t.name, t.topic_configs) for t in topics]
+    current: dict[str, dict[str, str]] = {}
+    for response in await admin.describe_configs(resources):
+        for error_code, error_message, _type, name, entries in response.resources:
+            if error_code:
+                raise StackError(f"reading the configs of {name} failed: {error_message}")
+            current[name] = {entry[0]: entry[1] for entry in entries}
+    return [
+        t
+        for t in topics
+        if any(current[t.name].get(key) != value for key, value in t.topic_configs.items())
+    ]
+
+
+async def _alter(admin: AIOKafkaAdminClient, topics: list[NewTopic]) -> None:
+    # AlterConfigs (aiokafka has no incremental one) sets a topic's whole set of overrides: the
+    # declared configs are all the overrides a portal topic has, so this is exactly them.
+    resources = [ConfigResource(ConfigResourceType.TOPIC, t.name, t.topic_configs) for t in topics]
+    for response in await admin.alter_configs(resources):
+        errors = [(name, message) for code, message, _, name in response.resources if code]
+        if errors:
+            raise StackError(f"altering topic configs failed: {errors}")
+
+
+def ensure_topics(bootstrap: str, say, wanted: list[NewTopic] | None = None) -> TopicChanges:
+    """Create the topics (by default the declared ones) that do not exist yet and bring the
+    existing ones to their declared configs; their partitions are left as they are."""
+    changes = asyncio.run(
+        _ensure_topics(bootstrap, declared_topics() if wanted is None else wanted)
+    )
+    if changes.created:
+        say(f"created topics: {', '.join(changes.created)}")
+    if changes.altered:
+        say(f"brought topics to their declared configs: {', '.join(changes.altered)}")
+    return changes

@@ -39,6 +39,8 @@ DEPLOYMENT_PLACEHOLDERS = (
     "postgres_host",
     "postgres_port",
     "kafka_bootstrap",
+    "smtp_host",
+    "smtp_port",
     "data_dir",
     "jwt_key_file",
     "admin_email",

@@ -17,7 +17,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from . import gateway, kafka, postgres
+from . import gateway, kafka, mailpit, postgres
 from .config import REPO, Config, service_list
 from .procs import (
     UMASK,
@@ -48,6 +48,8 @@ class StackInfo:
     gateway_url: str
     gateway_operators_url: str  # simulators and bench targets, by their prefix; never public
     kafka_bootstrap: str
+    mailpit_url: str  # Mailpit's web mailbox and REST API: GET {mailpit_url}/api/v1/messages
+    smtp_port: int  # Mailpit's SMTP port on 127.0.0.1
     pg_host: str
     pg_port: int
     pg_user: str
@@ -85,6 +87,8 @@ def info(cfg: Config) -> StackInfo:
         gateway_url=cfg.gateway_url,
         gateway_operators_url=cfg.gateway_operators_url,
         kafka_bootstrap=cfg.kafka_bootstrap,
+        mailpit_url=cfg.mailpit_url,
+        smtp_port=cfg.smtp_port,
         pg_host="127.0.0.1",
         pg_port=cfg.pg_port,
         pg_user=postgres.USER,
@@ -244,6 +248,7 @@ def _ensure_up(say) -> StackInfo:
     _make_private(cfg)
     ensure_packages(say)
     kafka.start(cfg, say)  # the broker boots while PostgreSQL does
+    mailpit.start(cfg, say)
     postgres.ensure_running(cfg, say)
     postgres.ensure_databases(
         postgres.dsn(cfg, "postgres"), [s.database for s in cfg.services if s.database], say
@@ -253,6 +258,7 @@ def _ensure_up(say) -> StackInfo:
         _ensure_secret(cfg.secret_file(name))
     kafka.wait_ready(cfg)
     kafka.ensure_topics(cfg.kafka_bootstrap, say)
+    mailpit.wait_ready(cfg)
     for service in cfg.services:
         start_service(cfg, service)
     _wait_healthy(cfg)
@@ -276,6 +282,7 @@ def down() -> None:
     gateway.stop_server(cfg)
     for service in reversed(cfg.services):
         stop(_service_pid(cfg, service))
+    mailpit.stop_server(cfg)
     kafka.stop_server(cfg)
     postgres.stop_server(cfg)
     for pid_file in cfg.run.glob("*.pid"):
@@ -283,13 +290,14 @@ def down() -> None:
 
 
 def reset() -> None:
-    """down, then wipe every piece of data; the Kafka jar cache stays."""
+    """down, then wipe every piece of data (Mailpit's mailbox too); the caches of Kafka's jars
+    and of the tools built (Mailpit's binary) stay."""
     down()
     cfg = Config.from_env()
     if not cfg.state.exists():
         return
     for entry in cfg.state.iterdir():
-        if entry.name != "jars":
+        if entry.name != "jars" and entry != cfg.tools:
             shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
@@ -298,6 +306,8 @@ def processes(cfg: Config) -> list[tuple[str, int | None, int, str]]:
     return [
         ("postgres", postgres.pid(cfg), cfg.pg_port, ""),
         ("kafka", kafka.pid(cfg), cfg.kafka_port, ""),
+        ("mailpit", mailpit.pid(cfg), cfg.mailpit_port, f"{cfg.mailpit_url}/readyz"),
+        ("mailpit-smtp", mailpit.pid(cfg), cfg.smtp_port, ""),
         *[(s.name, _service_pid(cfg, s), s.port, s.health_url) for s in cfg.services],
         ("gateway", gateway.pid(cfg), cfg.gateway_port, f"{cfg.gateway_url}/health"),
         (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+from pathlib import Path
 
 from .procs import StackError, run
 
@@ -18,12 +19,16 @@ def postgres_bin() -> str | None:
     return os.path.dirname(found[-1]) if found else None
 
 
+# The font of the certificates' PDFs, with Greek glyphs (certificates' CERTIFICATES_FONT_DIR).
+DEJAVU_SANS = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
 # (is it there?, Debian package providing it)
 REQUIREMENTS = (
     (lambda: postgres_bin() is not None, "postgresql"),
     (lambda: shutil.which("nginx") is not None, "nginx-light"),
     (lambda: shutil.which("java") is not None, "default-jre-headless"),
     (lambda: shutil.which("mvn") is not None, "maven"),
+    (DEJAVU_SANS.is_file, "fonts-dejavu-core"),
 )
 
 

@@ -25,16 +25,26 @@ from portal_stack.services import (
 )
 
 LISTED = load()
+SERVICE_NAMES = (
+    "identity",
+    "requests",
+    "protocol",
+    "payments",
+    "fines",
+    "certificates",
+    "notifications",
+    "backoffice",
+)
 
 # A service not written yet, as its entry will read.
-CERTIFICATES = """
+TAXES = """
 [[process]]
-name = "certificates"
+name = "taxes"
 kind = "service"
-package = "services/certificates"
-app = "certificates_service.main:app"
-port = 8106
-database = "certificates"
+package = "services/taxes"
+app = "taxes_service.main:app"
+port = 8109
+database = "taxes"
 env = { PROTOCOL_REGISTRY_URL = "$protocol_registry_url" }
 """
 
@@ -113,34 +123,38 @@ def test_the_topics_are_the_event_topics_and_a_dead_letter_topic_per_service() -
         topics.PROTOCOL_REGISTRATION_EVENTS,
         topics.PAYMENTS_PAYMENT_EVENTS,
         topics.FINES_FINE_EVENTS,
-        "identity.dead-letter",
-        "requests.dead-letter",
-        "protocol.dead-letter",
-        "payments.dead-letter",
-        "fines.dead-letter",
+        topics.CERTIFICATES_CERTIFICATE_EVENTS,
+        *(f"{name}.dead-letter" for name in SERVICE_NAMES),
         topics.TEST_EVENTS,
     }
 
 
-def test_adding_a_service_is_one_entry_in_the_list(tmp_path) -> None:
-    listed = load(_with_entry(tmp_path, CERTIFICATES))
+def test_event_topics_are_kept_forever_and_the_others_for_a_while() -> None:
+    # Issue 8: the worklist is rebuilt from offset zero, so no event may expire.
+    for topic in topics.declared_topics(SERVICE_NAMES):
+        kept_forever = topic.configs["retention.ms"] == "-1"
+        assert kept_forever == (topic in topics.EVENT_TOPICS), topic.name
 
-    assert "services/certificates" in listed.packages()
-    assert "certificates.dead-letter" in {
+
+def test_adding_a_service_is_one_entry_in_the_list(tmp_path) -> None:
+    listed = load(_with_entry(tmp_path, TAXES))
+
+    assert "services/taxes" in listed.packages()
+    assert "taxes.dead-letter" in {
         t.name for t in topics.declared_topics(p.name for p in listed.services)
     }
     template = derived.GATEWAY_TEMPLATE.read_text()
     routes = derived.with_routes(template, listed.processes)
     public = _block(routes, derived.PUBLIC_ROUTES)
-    assert "location /certificates/ { proxy_pass http://${CERTIFICATES_UPSTREAM}; }" in public
+    assert "location /taxes/ { proxy_pass http://${TAXES_UPSTREAM}; }" in public
     compose = derived.compose(listed)
     for line in (
-        "  certificates:\n    <<: *process\n",
-        "args: {SERVICE: certificates}}\n",
-        '      POSTGRES_DBNAME: "certificates"\n      PORT: "8106"\n',
+        "  taxes:\n    <<: *process\n",
+        "args: {SERVICE: taxes}}\n",
+        '      POSTGRES_DBNAME: "taxes"\n      PORT: "8109"\n',
         '      PROTOCOL_REGISTRY_URL: "http://protocol-registry:8201"\n',
-        "      CERTIFICATES_UPSTREAM: certificates:8106\n",
-        "      certificates: {condition: service_healthy}\n",
+        "      TAXES_UPSTREAM: taxes:8109\n",
+        "      taxes: {condition: service_healthy}\n",
     ):
         assert line in compose
 
@@ -174,8 +188,9 @@ def test_only_services_are_routed_by_the_public_gateway() -> None:
     compose = derived.compose(LISTED)
     assert 'GATEWAY_OPERATORS_LISTEN: "127.0.0.1:' in compose
     assert 'ports: ["127.0.0.1:8000:8000"]' in compose
-    # PostgreSQL's, the public gateway's and the bank's page (a browser opens it on its own port).
-    assert compose.count("ports:") == 3
+    # PostgreSQL's, the public gateway's, the bank's page (a browser opens it on its own port)
+    # and Mailpit's web mailbox.
+    assert compose.count("ports:") == 4
     assert [p.name for p in LISTED.processes if p.published] == ["bank"]
     assert 'ports: ["127.0.0.1:8202:8202"]' in _section(compose, "bank")
 
@@ -189,6 +204,7 @@ def test_only_the_listed_calls_are_rate_limited_and_never_the_bank_notifications
         "= /identity/token",
         "= /identity/users",
         "= /requests/anonymous",
+        "/certificates/verify/",
     ]
     public = _block(template, derived.PUBLIC_ROUTES)
     assert "location /payments/ { proxy_pass http://${PAYMENTS_UPSTREAM}; }" in public
@@ -277,6 +293,38 @@ def test_the_local_stack_wires_payments_to_the_bank_and_fines_to_its_register(
     assert "PAYMENT_EXPIRE_AFTER_SECONDS" not in _section(derived.compose(LISTED), "payments")
 
 
+def test_the_local_stack_sends_e_mail_through_its_mailpit(monkeypatch) -> None:
+    # Issue 8: $smtp_host and $smtp_port are the local Mailpit, wherever PORTAL_SMTP_PORT puts it.
+    monkeypatch.setenv("PORTAL_SMTP_PORT", "12025")
+    monkeypatch.setenv("PORTAL_MAILPIT_PORT", "18025")
+    cfg = Config.from_env()
+    notifications = cfg.service_env(cfg.service("notifications"))
+    certificates = cfg.service_env(cfg.service("certificates"))
+
+    assert (notifications["SMTP_HOST"], notifications["SMTP_PORT"]) == ("127.0.0.1", "12025")
+    assert notifications["MAIL_FROM"] == "noreply@demo.portal.gr"
+    assert "SMTP_PASSWORD" not in notifications  # Mailpit takes mail without logging in
+    assert (
+        notifications["PORTAL_PUBLIC_URL"] == certificates["PORTAL_PUBLIC_URL"] == cfg.gateway_url
+    )
+    assert notifications["MUNICIPALITY_NAME"] == certificates["MUNICIPALITY_NAME"]
+    assert cfg.mailpit_url == "http://127.0.0.1:18025"
+
+
+def test_docker_compose_runs_mailpit_and_sends_the_e_mails_through_it() -> None:
+    compose = derived.compose(LISTED)
+    mailpit = _section(compose, "mailpit")
+    assert "    image: axllent/mailpit:v1.33.1\n" in mailpit
+    assert 'ports: ["127.0.0.1:8025:8025"]' in mailpit  # the web mailbox; SMTP stays inside
+    assert "MP_DATABASE: /data/mailpit.db" in mailpit
+    assert 'volumes: ["mailpit-data:/data"]' in mailpit
+    notifications = _section(compose, "notifications")
+    assert '      SMTP_HOST: "mailpit"\n      SMTP_PORT: "1025"\n' in notifications
+    public_url = 'PORTAL_PUBLIC_URL: "${PORTAL_PUBLIC_URL:-http://portal.localhost:8000}"'
+    assert public_url in notifications
+    assert public_url in _section(compose, "certificates")
+
+
 def test_the_caller_may_give_payments_more_time_on_the_local_stack(monkeypatch) -> None:
     monkeypatch.setenv("PAYMENT_EXPIRE_AFTER_SECONDS", "900")
     payments = Config.from_env().service("payments")
@@ -296,24 +344,24 @@ def test_rendering_the_routes_leaves_the_rest_of_the_template_alone(tmp_path) ->
         return text
 
     template = derived.GATEWAY_TEMPLATE.read_text()
-    listed = load(_with_entry(tmp_path, CERTIFICATES))
-    certificates = [p for p in listed.processes if p.name == "certificates"]
-    rendered = derived.with_routes(template, certificates)
-    assert "${CERTIFICATES_UPSTREAM}" in _block(rendered, derived.PUBLIC_ROUTES)
+    listed = load(_with_entry(tmp_path, TAXES))
+    taxes = [p for p in listed.processes if p.name == "taxes"]
+    rendered = derived.with_routes(template, taxes)
+    assert "${TAXES_UPSTREAM}" in _block(rendered, derived.PUBLIC_ROUTES)
     assert outside_the_blocks(rendered) == outside_the_blocks(template)
-    assert derived.with_routes(rendered, certificates) == rendered
+    assert derived.with_routes(rendered, taxes) == rendered
 
 
 @pytest.mark.parametrize(
     ("entry", "complaint"),
     [
-        (CERTIFICATES.replace("8106", "8101"), "share a port"),
-        (CERTIFICATES.replace('"certificates"\n', '"identity"\n', 1), "share a name"),
-        (CERTIFICATES.replace('kind = "service"', 'kind = "worker"'), "kind"),
-        (CERTIFICATES.replace('database = "certificates"\n', ""), "own database"),
-        (CERTIFICATES.replace("$protocol_registry_url", "$billing_url"), "placeholder"),
-        (CERTIFICATES.replace("$protocol_registry_url", "$identity_public_url"), "placeholder"),
-        (CERTIFICATES + "published = true\n", "only a simulator"),
+        (TAXES.replace("8109", "8101"), "share a port"),
+        (TAXES.replace('"taxes"\n', '"identity"\n', 1), "share a name"),
+        (TAXES.replace('kind = "service"', 'kind = "worker"'), "kind"),
+        (TAXES.replace('database = "taxes"\n', ""), "own database"),
+        (TAXES.replace("$protocol_registry_url", "$billing_url"), "placeholder"),
+        (TAXES.replace("$protocol_registry_url", "$identity_public_url"), "placeholder"),
+        (TAXES + "published = true\n", "only a simulator"),
     ],
 )
 def test_an_inconsistent_list_is_refused(tmp_path, entry: str, complaint: str) -> None:

@@ -4,20 +4,25 @@ and PORTAL_*_PORT pointing at a separate one."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import smtplib
 import stat
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
+from email.message import EmailMessage
 
 import psycopg
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from portal_stack import StackInfo, ensure_up
 from portal_stack.config import Config
-from portal_stack.kafka import declared_topics
-from portal_stack.procs import read_pid
+from portal_stack.kafka import declared_topics, ensure_topics
+from portal_stack.procs import read_pid, wait_until
 from portal_stack.services import REPO, SECRETS, load
 from portal_stack.stack import _ensure_jwt_key, _ensure_secret, processes
 
@@ -80,6 +85,98 @@ def test_the_declared_topics_exist_with_their_partitions(stack: StackInfo) -> No
 
     assert asyncio.run(partitions()) == declared
     assert max(declared.values()) > 1
+
+
+def _retention_of(bootstrap: str, names: list[str]) -> dict[str, str]:
+    async def describe() -> dict[str, str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            resources = [
+                ConfigResource(ConfigResourceType.TOPIC, name, {"retention.ms": None})
+                for name in names
+            ]
+            responses = await admin.describe_configs(resources)
+        finally:
+            await admin.close()
+        return {
+            name: entries[0][1]
+            for response in responses
+            for _, _, _, name, entries in response.resources
+        }
+
+    return asyncio.run(describe())
+
+
+def test_the_declared_topics_have_their_declared_retention(stack: StackInfo) -> None:
+    # Issue 8: event topics are kept forever (the worklist is rebuilt from offset zero).
+    declared = {t.name: t.topic_configs["retention.ms"] for t in declared_topics()}
+    assert _retention_of(stack.kafka_bootstrap, list(declared)) == declared
+
+
+def test_a_topic_made_with_an_older_retention_is_brought_to_the_declared_one(
+    stack: StackInfo,
+) -> None:
+    # Issue 8: every existing stack (and compose volume) has its event topics at 7 days; the
+    # next `up` (or compose's init) must keep them forever from then on.
+    name = f"portal.stack-test.{uuid.uuid4().hex[:12]}"
+    week = str(7 * 24 * 3600 * 1000)
+
+    async def create_and_later_delete(create: bool) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
+        await admin.start()
+        try:
+            if create:
+                await admin.create_topics(
+                    [NewTopic(name, 1, 1, topic_configs={"retention.ms": week})]
+                )
+            else:
+                await admin.delete_topics([name])
+        finally:
+            await admin.close()
+
+    asyncio.run(create_and_later_delete(create=True))
+    try:
+        assert _retention_of(stack.kafka_bootstrap, [name]) == {name: week}
+        declared = [NewTopic(name, 1, 1, topic_configs={"retention.ms": "-1"})]
+
+        first = ensure_topics(stack.kafka_bootstrap, lambda _: None, declared)
+        again = ensure_topics(stack.kafka_bootstrap, lambda _: None, declared)
+
+        assert (first.created, first.altered) == ([], [name])
+        assert (again.created, again.altered) == ([], [])
+        assert _retention_of(stack.kafka_bootstrap, [name]) == {name: "-1"}
+    finally:
+        asyncio.run(create_and_later_delete(create=False))
+
+
+def _mailpit(stack: StackInfo, path: str) -> dict:
+    with urllib.request.urlopen(stack.mailpit_url + path, timeout=5) as response:
+        return json.load(response)
+
+
+def test_mailpit_takes_an_e_mail_over_smtp_and_shows_it_through_its_api(stack: StackInfo) -> None:
+    # Issue 8 (X-2): the notifications service sends to a real SMTP server whose mailbox the
+    # tests read; locally it takes any login, or none.
+    recipient = f"stack-{uuid.uuid4().hex[:12]}@example.gr"
+    message = EmailMessage()
+    message["From"] = "noreply@demo.portal.gr"
+    message["To"] = recipient
+    message["Subject"] = "Δοκιμή του ταχυδρομείου"
+    message.set_content("Καλημέρα από το τοπικό περιβάλλον.")
+    with smtplib.SMTP("127.0.0.1", stack.smtp_port, timeout=10) as smtp:
+        smtp.login("anyone", "anything")
+        smtp.send_message(message)
+
+    search = f"/api/v1/search?query={urllib.parse.quote(f'to:{recipient}')}"
+    found: list[dict] = []
+    assert wait_until(lambda: found.extend(_mailpit(stack, search)["messages"]) or found, 10)
+    assert [m["Subject"] for m in found] == ["Δοκιμή του ταχυδρομείου"]
+    stored = _mailpit(stack, f"/api/v1/message/{found[0]['ID']}")
+    assert stored["Text"].strip() == "Καλημέρα από το τοπικό περιβάλλον."
+    assert [a["Address"] for a in stored["To"]] == [recipient]
+    # The mailbox is a file in the state dir: it survives a restart of Mailpit.
+    assert (stack.state_dir / "mailpit" / "mailpit.db").is_file()
 
 
 def test_each_service_has_its_database(stack: StackInfo) -> None:
