@@ -1,18 +1,35 @@
-"""The notifications service, declared from the kit: `uvicorn notifications_service.main:app`."""
+"""The notifications service, declared from the kit: `uvicorn notifications_service.main:app`.
+
+It consumes the public events of identity, requests, protocol, certificates and payments, tells
+the person concerned in the portal (the notification list read model) and by e-mail (the mailer
+worker sends what the same read model shows as due, through the SMTP server, retrying through
+outages) (SPEC X-2). It publishes nothing.
+"""
 
 from __future__ import annotations
 
 from portal_web.service import Service
 
+from notifications_service.api import ERRORS, router
 from notifications_service.application import NotificationsApplication
+from notifications_service.integration import CONSUMED_TOPICS, handlers
+from notifications_service.mailer import Mailer
 from notifications_service.settings import NotificationsSettings
+from notifications_service.views import NotificationProjection, NotificationView
 
 service = Service(
     name="notifications",
     title="Notifications",
-    description="Notifications: "
-    "in the portal and by e-mail, from every service's events (SPEC X-2).",
+    description="Notifications (SPEC X-2): in the portal and by e-mail, from every service's "
+    "events, in Greek. Each person sees only their own; e-mail can be turned off, except "
+    "security notices.",
     settings=NotificationsSettings,
     application=NotificationsApplication,
+    routers=[router],
+    errors=ERRORS,
+    read_models=[(NotificationProjection, NotificationView)],
+    consumes=list(CONSUMED_TOPICS),
+    handlers=handlers,
+    workers={"mailer": Mailer.of},
 )
 app = service.create_app()

@@ -1,0 +1,330 @@
+"""Who is told what, once, from other services' events; in-memory persistence (SPEC X-2)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+from notifications_service.application import NotificationsApplication
+from notifications_service.domainmodel import Notification, NotificationNotFound
+from notifications_service.integration import euros, handlers
+from portal_events.contracts import (
+    CertificateIssuedV1,
+    CertificateRejectedV1,
+    CertificateRepliedV1,
+    CertificateStatusChangedV1,
+    Contract,
+    PasswordChangedV1,
+    PaymentCompletedV1,
+    PaymentFailedV1,
+    ProfileUpdatedV1,
+    ProtocolAssignedV1,
+    ProtocolRequestedV1,
+    RequestRepliedV1,
+    RequestStatusChangedV1,
+    UserDisabledV1,
+    UserRegisteredV1,
+)
+from portal_events.envelope import Envelope, wrap
+
+NOW = datetime(2026, 3, 2, 10, 15, tzinfo=UTC)
+
+
+@pytest.fixture
+def app():
+    app = NotificationsApplication()
+    yield app
+    app.close()
+
+
+class Deliver:
+    """The consumer's side: wraps contracts as their producers would and hands them to the
+    service's handlers; `again` redelivers the very same envelope."""
+
+    def __init__(self, app: NotificationsApplication) -> None:
+        self.app = app
+        self.handlers = handlers(app)
+        self.sequence = 0
+
+    def __call__(self, contract: Contract, subject: Any = None) -> Envelope:
+        self.sequence += 1
+        envelope = wrap(
+            contract,
+            source="test",
+            subject=str(subject or uuid.uuid4()),
+            sequence=self.sequence,
+            occurred_at=NOW,
+        )
+        self.again(envelope)
+        return envelope
+
+    def again(self, envelope: Envelope) -> None:
+        contract = envelope.contract()
+        self.handlers[type(contract)](envelope, contract)
+
+
+@pytest.fixture
+def deliver(app) -> Deliver:
+    return Deliver(app)
+
+
+def notifications_of(app: NotificationsApplication, user_id: uuid.UUID) -> list[Notification]:
+    """Every notification stored for the user, oldest first (read from the event store)."""
+    created = stored(app, Notification.Created.TOPIC)
+    found = [app.notification(item.originator_id) for item in created]
+    return [notification for notification in found if notification.recipient_id == user_id]
+
+
+def stored(app: NotificationsApplication, *topics: str) -> list[Any]:
+    """The stored events of these topics (every one when none), oldest first."""
+    return list(app.recorder.select_notifications(start=1, limit=10_000, topics=topics))
+
+
+def registered(deliver: Deliver, name: str | None = "Ελένη Παπαδοπούλου") -> uuid.UUID:
+    user_id = uuid.uuid4()
+    deliver(
+        UserRegisteredV1(
+            user_id=user_id,
+            kind="citizen",
+            email=f"{user_id.hex[:8]}@example.gr",
+            registered_at=NOW,
+        )
+    )
+    if name:
+        deliver(
+            ProfileUpdatedV1(
+                user_id=user_id, kind="citizen", display_name=name, profile_complete=True
+            )
+        )
+    return user_id
+
+
+def test_x2_welcome_on_registration_to_the_registered_address(app, deliver):
+    user_id = registered(deliver, name=None)
+    (welcome,) = notifications_of(app, user_id)
+    assert welcome.kind == "welcome"
+    assert welcome.email_to == f"{user_id.hex[:8]}@example.gr"
+    assert welcome.title == "Καλώς ήρθατε στην ηλεκτρονική πύλη του Δήμου"
+    assert welcome.email_due
+
+
+def test_x2_redelivered_events_make_no_second_notification(app, deliver):
+    user_id = registered(deliver)
+    request_id = uuid.uuid4()
+    replied = deliver(
+        RequestRepliedV1(
+            request_id=request_id, number="2026/000042", submitted_by=user_id, replied_at=NOW
+        )
+    )
+    deliver.again(replied)
+    deliver.again(replied)
+    kinds = [n.kind for n in notifications_of(app, user_id)]
+    assert kinds == ["welcome", "request_replied"]
+
+
+def test_x2_request_reply_and_status_change_tell_the_submitter_in_greek(app, deliver):
+    user_id = registered(deliver)
+    request_id = uuid.uuid4()
+    deliver(
+        RequestRepliedV1(
+            request_id=request_id, number="2026/000042", submitted_by=user_id, replied_at=NOW
+        )
+    )
+    deliver(
+        RequestStatusChangedV1(
+            request_id=request_id,
+            number="2026/000042",
+            status="in_progress",
+            note="Ανατέθηκε",
+            submitted_by=user_id,
+            changed_at=NOW,
+        )
+    )
+    _, reply, status = notifications_of(app, user_id)
+    assert reply.title == "Απάντηση στο αίτημά σας 2026/000042"
+    assert reply.link == f"/requests/{request_id}"
+    assert status.title == "Το αίτημά σας 2026/000042: Σε εξέλιξη"
+    assert "«Σε εξέλιξη»" in status.body and "Σημείωση: Ανατέθηκε" in status.body
+    assert status.recipient_name == "Ελένη Παπαδοπούλου"
+
+
+def test_x2_anonymous_requests_have_nobody_to_tell(app, deliver):
+    deliver(
+        RequestRepliedV1(
+            request_id=uuid.uuid4(), number="2026/000043", submitted_by=None, replied_at=NOW
+        )
+    )
+    assert stored(app) == []
+
+
+def protocol_requested(
+    document_id: uuid.UUID, applicant_id: uuid.UUID | None
+) -> ProtocolRequestedV1:
+    return ProtocolRequestedV1(
+        document_id=document_id,
+        document_type="civil_registry_certificate",
+        title="Πιστοποιητικό οικογενειακής κατάστασης 2026/000007",
+        applicant_id=applicant_id,
+        requested_at=NOW,
+        department="civil_registry",
+    )
+
+
+def protocol_assigned(document_id: uuid.UUID) -> ProtocolAssignedV1:
+    return ProtocolAssignedV1(
+        document_id=document_id,
+        document_type="civil_registry_certificate",
+        protocol_number="2026/000017",
+        protocol_date=date(2026, 3, 2),
+    )
+
+
+@pytest.mark.parametrize("assigned_first", [False, True], ids=["requested-first", "assigned-first"])
+def test_c4_x2_protocol_number_joined_with_its_applicant_in_either_order(
+    app, deliver, assigned_first
+):
+    user_id = registered(deliver)
+    document_id = uuid.uuid4()
+    halves = [
+        lambda: deliver(protocol_requested(document_id, user_id)),
+        lambda: deliver(protocol_assigned(document_id)),
+    ]
+    if assigned_first:
+        halves.reverse()
+    first = halves[0]()
+    assert [n.kind for n in notifications_of(app, user_id)] == [
+        "welcome"
+    ]  # one half: no one to tell yet
+    second = halves[1]()
+    # Both halves again, as Kafka may redeliver them: still one notification.
+    deliver.again(first)
+    deliver.again(second)
+
+    (told,) = [n for n in notifications_of(app, user_id) if n.kind == "protocol_assigned"]
+    assert told.title == "Αριθμός πρωτοκόλλου 2026/000017"
+    assert "«Πιστοποιητικό οικογενειακής κατάστασης 2026/000007»" in told.body
+    assert "02/03/2026" in told.body
+    assert told.link == f"/certificates/{document_id}"
+    assert told.email_due
+
+
+def test_c4_protocol_number_of_an_anonymous_document_tells_nobody(app, deliver):
+    document_id = uuid.uuid4()
+    deliver(protocol_assigned(document_id))
+    deliver(protocol_requested(document_id, None))
+    assert stored(app, Notification.Created.TOPIC) == []
+
+
+def test_x2_email_off_keeps_notifications_in_the_portal_but_security_notices_still_go(app, deliver):
+    user_id = registered(deliver)
+    app.set_email_preference(user_id, False)
+    assert app.email_preference(user_id) is False
+    deliver(
+        RequestRepliedV1(
+            request_id=uuid.uuid4(), number="2026/000044", submitted_by=user_id, replied_at=NOW
+        )
+    )
+    deliver(PasswordChangedV1(user_id=user_id, changed_at=NOW))
+    deliver(
+        UserDisabledV1(
+            user_id=user_id, reason="Κατάχρηση", disabled_by=uuid.uuid4(), disabled_at=NOW
+        )
+    )
+
+    _, reply, password, disabled = notifications_of(app, user_id)
+    assert (reply.email_to, reply.email_due) == (None, False)
+    assert password.kind == "password_changed" and password.email_due
+    assert disabled.kind == "account_disabled" and disabled.email_due
+    assert "Κατάχρηση" in disabled.body
+    assert "02/03/2026 12:15" in password.body  # the municipality's local time
+
+
+def test_x2_no_address_known_means_in_the_portal_only(app, deliver):
+    stranger = uuid.uuid4()  # identity's UserRegistered never reached us
+    deliver(
+        RequestRepliedV1(
+            request_id=uuid.uuid4(), number="2026/000045", submitted_by=stranger, replied_at=NOW
+        )
+    )
+    (reply,) = notifications_of(app, stranger)
+    assert reply.email_to is None and not reply.email_due
+
+
+def test_x2_certificates_and_payments_tell_the_applicant_and_the_payer(app, deliver):
+    user_id = registered(deliver)
+    certificate = {
+        "certificate_id": uuid.uuid4(),
+        "number": "2026/000007",
+        "kind": "civil_registry",
+        "applicant_id": user_id,
+        "department": "civil_registry",
+    }
+    deliver(CertificateRepliedV1(**certificate, replied_at=NOW))
+    deliver(CertificateStatusChangedV1(**certificate, status="awaiting_applicant", changed_at=NOW))
+    deliver(
+        CertificateIssuedV1(
+            **certificate,
+            certificate_type="family_status",
+            title="Πιστοποιητικό οικογενειακής κατάστασης",
+            document_sha256="0" * 64,
+            issued_by=uuid.uuid4(),
+            issued_at=NOW,
+        )
+    )
+    deliver(
+        CertificateRejectedV1(
+            **certificate, reason="Ελλιπή στοιχεία", rejected_by=uuid.uuid4(), rejected_at=NOW
+        )
+    )
+    payment = {
+        "payment_id": uuid.uuid4(),
+        "payable_type": "fine",
+        "payable_id": uuid.uuid4(),
+        "payer_id": user_id,
+    }
+    deliver(PaymentCompletedV1(**payment, amount=12_345, completed_at=NOW))
+    deliver(PaymentFailedV1(**payment, reason="declined", failed_at=NOW))
+
+    told = {n.kind: n for n in notifications_of(app, user_id)}
+    assert "«Αναμένονται στοιχεία από εσάς»" in told["certificate_status_changed"].body
+    assert (
+        told["certificate_issued"].title
+        == "Εκδόθηκε το πιστοποιητικό σας: Πιστοποιητικό οικογενειακής κατάστασης"
+    )
+    assert "Ελλιπή στοιχεία" in told["certificate_rejected"].body
+    assert told["certificate_replied"].link == f"/certificates/{certificate['certificate_id']}"
+    assert (
+        "123,45 €" in told["payment_completed"].body
+        and "πρόστιμο" in told["payment_completed"].body
+    )
+    assert "η κάρτα απορρίφθηκε" in told["payment_failed"].body
+
+
+def test_euros_as_written_in_greek():
+    assert [euros(5), euros(1250), euros(123_456_78)] == ["0,05 €", "12,50 €", "123.456,78 €"]
+
+
+def test_x2_only_the_recipient_reads_a_notification(app, deliver):
+    user_id = registered(deliver)
+    (welcome,) = notifications_of(app, user_id)
+    with pytest.raises(NotificationNotFound):
+        app.mark_read(welcome.id, uuid.uuid4())
+    with pytest.raises(NotificationNotFound):
+        app.mark_read(uuid.uuid4(), user_id)
+    first = app.mark_read(welcome.id, user_id)
+    again = app.mark_read(welcome.id, user_id)
+    assert first.position is not None and again.position is None  # read once
+    assert again.result.read_at == first.result.read_at
+
+
+def test_x2_the_email_outcome_is_recorded_once(app, deliver):
+    user_id = registered(deliver)
+    (welcome,) = notifications_of(app, user_id)
+    app.record_email_failure(welcome.id, "unreachable: ConnectionRefusedError", NOW)
+    app.record_email_sent(welcome.id, "<x@demo.portal.gr>")
+    app.record_email_sent(welcome.id, "<x@demo.portal.gr>")  # a late duplicate changes nothing
+    app.give_up_email(welcome.id, "too late")
+    welcome = app.notification(welcome.id)
+    assert (welcome.email_status, welcome.email_attempts, welcome.version) == ("sent", 1, 3)
