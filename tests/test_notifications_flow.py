@@ -1,0 +1,206 @@
+"""Notifications end to end through the gateway: other services' events become notifications in
+the portal and e-mails in the stack's real SMTP server, Mailpit, whose REST API the tests read
+(SPEC X-2, C-4; issue 8)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from portal_stack import faults
+from portal_stack.config import Config
+
+pytestmark = pytest.mark.integration
+
+DEFAULT_DEPARTMENT = "citizen_services"
+COMPLAINT = {
+    "kind": "complaint",
+    "subject": "Σπασμένος φανοστάτης",
+    "text": "Ο φανοστάτης στη γωνία Ερμού και Αιόλου δεν ανάβει.",
+}
+WELCOME = "Καλώς ήρθατε στην ηλεκτρονική πύλη του Δήμου"
+MAIL_DOMAIN = "demo.portal.gr"  # of MAIL_FROM, the right-hand side of every Message-ID
+
+
+@pytest.fixture(scope="module")
+def mailbox(stack) -> Iterator[Callable[[str], list[dict[str, Any]]]]:
+    """The messages in Mailpit addressed to an address (summaries: ID, MessageID, Subject)."""
+    with httpx.Client(base_url=stack.mailpit_url, timeout=10.0) as api:
+
+        def messages_to(address: str) -> list[dict[str, Any]]:
+            response = api.get("/api/v1/search", params={"query": f"to:{address}"})
+            response.raise_for_status()
+            return response.json()["messages"]
+
+        yield messages_to
+
+
+def notifications(user, **params: Any) -> dict[str, Any]:
+    response = user.get("/notifications", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def notified(user, kind: str, link: str | None = None) -> Callable[[], dict[str, Any] | None]:
+    """A check for `eventually`: the user's notification of `kind` (about `link`), once there."""
+
+    def check() -> dict[str, Any] | None:
+        for item in notifications(user)["items"]:
+            if item["kind"] == kind and (link is None or item["link"] == link):
+                return item
+        return None
+
+    return check
+
+
+def subjects(messages: list[dict[str, Any]]) -> list[str]:
+    return sorted(message["Subject"] for message in messages)
+
+
+def submitted_request(citizen) -> str:
+    created = citizen.post("/requests", json=COMPLAINT)
+    assert created.status_code == 201, created.text
+    return created.json()["id"]
+
+
+def test_x2_reply_and_status_change_listed_unread_then_read_and_never_anothers(
+    new_citizen, clerk_of, eventually, mailbox
+):
+    citizen, other = new_citizen(), new_citizen()
+    clerk = clerk_of(DEFAULT_DEPARTMENT)
+    request_id = submitted_request(citizen)
+    link = f"/requests/{request_id}"
+
+    reply = clerk.post(f"/requests/{request_id}/reply", json={"text": "Ενημερώθηκε το συνεργείο."})
+    assert reply.status_code == 200, reply.text
+    changed = clerk.post(f"/requests/{request_id}/status", json={"status": "in_progress"})
+    assert changed.status_code == 200, changed.text
+
+    eventually(notified(citizen, "welcome"))
+    replied = eventually(notified(citizen, "request_replied", link))
+    status = eventually(notified(citizen, "request_status_changed", link))
+    assert replied["title"].startswith("Απάντηση στο αίτημά σας")
+    assert "«Σε εξέλιξη»" in status["body"]
+    page = notifications(citizen)
+    kinds = [item["kind"] for item in page["items"]]
+    assert kinds[:2] == ["request_status_changed", "request_replied"]  # newest first
+    assert set(kinds) == {"welcome", "request_replied", "request_status_changed"}
+    assert page["unread"] == 3 and page["total"] == 3
+
+    # Someone else's notification does not exist for another user.
+    assert other.post(f"/notifications/{replied['id']}/read").status_code == 404
+    assert replied["id"] not in {i["id"] for i in notifications(other)["items"]}
+    assert notifications(other)["unread"] == 1  # their own welcome
+
+    read = citizen.post(f"/notifications/{replied['id']}/read")
+    assert read.status_code == 200, read.text
+    assert read.json()["read_at"] is not None
+    unread = notifications(citizen, unread_only="true")
+    assert replied["id"] not in {i["id"] for i in unread["items"]}
+    assert unread["unread"] == 2 and unread["total"] == 2
+
+    assert citizen.post("/notifications/read-all").json() == {"unread": 0}
+    after = notifications(citizen)
+    assert after["unread"] == 0 and all(item["read_at"] for item in after["items"])
+
+    # Both went by e-mail too, with the welcome.
+    expected = {WELCOME, replied["title"], status["title"]}
+    eventually(lambda: set(subjects(mailbox(citizen.email))) == expected)
+
+
+def test_x2_email_off_keeps_the_portal_and_security_notices(
+    new_citizen, clerk_of, eventually, mailbox
+):
+    citizen = new_citizen()
+    clerk = clerk_of(DEFAULT_DEPARTMENT)
+    assert citizen.get("/notifications/preferences").json() == {"email": True}
+    turned_off = citizen.put("/notifications/preferences", json={"email": False})
+    assert turned_off.status_code == 200 and turned_off.json() == {"email": False}
+    assert citizen.get("/notifications/preferences").json() == {"email": False}
+
+    request_id = submitted_request(citizen)
+    clerk.post(f"/requests/{request_id}/reply", json={"text": "Ελήφθη."})
+    eventually(notified(citizen, "request_replied", f"/requests/{request_id}"))
+
+    # A password change is a security notice: e-mailed although e-mails are off.
+    changed = citizen.put(
+        "/identity/me/password",
+        json={"current_password": citizen.password, "new_password": "Kainourgios-2026!"},
+    )
+    assert changed.status_code == 204, changed.text
+    # The reply was told in the portal only: it never was due by e-mail, so the mailbox comes
+    # to hold the welcome (from before) and the security notice, and nothing else.
+    security = "Ο κωδικός πρόσβασής σας άλλαξε"
+    eventually(lambda: subjects(mailbox(citizen.email)) == sorted([WELCOME, security]))
+
+
+def test_x2_welcome_email_on_registration(new_citizen, eventually, mailbox):
+    citizen = new_citizen(complete_profile=False)
+    (welcome,) = eventually(lambda: mailbox(citizen.email))
+    assert welcome["Subject"] == WELCOME
+    assert welcome["From"]["Address"].endswith(f"@{MAIL_DOMAIN}")
+    (item,) = notifications(citizen)["items"]
+    assert item["kind"] == "welcome" and welcome["MessageID"] == f"{item['id']}@{MAIL_DOMAIN}"
+
+
+def stored_email_events(stack, notification_id: str) -> list[str]:
+    """The e-mail events the notifications service stored for one notification (what its
+    mailer recorded), read from its own database."""
+    with psycopg.connect(
+        host="127.0.0.1",
+        port=stack.pg_port,
+        user="postgres",
+        password="postgres",
+        dbname="notifications",
+        autocommit=True,
+    ) as conn:
+        rows = conn.execute(
+            "SELECT topic FROM notifications_events WHERE originator_id = %s "
+            "AND topic LIKE 'notifications:Notification.Email%%' ORDER BY originator_version",
+            (uuid.UUID(notification_id),),
+        ).fetchall()
+    return [topic.rsplit(".", 1)[-1] for (topic,) in rows]
+
+
+@pytest.fixture
+def smtp_outage() -> Iterator[Callable[[], None]]:
+    """Stops the stack's Mailpit; `end()` starts it again (also after a failed test). The
+    mailbox is kept; other services' e-mails meanwhile wait in their outbox."""
+    cfg = Config.from_env()
+    faults.stop_mailpit(cfg)
+    running = False
+
+    def end() -> None:
+        nonlocal running
+        faults.start_mailpit(cfg)
+        running = True
+
+    yield end
+    if not running:
+        faults.start_mailpit(cfg)
+
+
+def test_x2_smtp_down_emails_are_sent_once_when_it_is_back(
+    new_citizen, clerk_of, eventually, mailbox, stack, smtp_outage
+):
+    citizen = new_citizen()  # registered while the SMTP server is down: the welcome waits too
+    clerk = clerk_of(DEFAULT_DEPARTMENT)
+    request_id = submitted_request(citizen)
+    clerk.post(f"/requests/{request_id}/reply", json={"text": "Ελήφθη."})
+    welcome = eventually(notified(citizen, "welcome"))
+    replied = eventually(notified(citizen, "request_replied"))
+
+    # The mailer tried while the SMTP server was down, and recorded it.
+    eventually(lambda: "EmailAttemptFailed" in stored_email_events(stack, replied["id"]))
+    smtp_outage()
+
+    for notification in (welcome, replied):
+        eventually(lambda n=notification: "EmailSent" in stored_email_events(stack, n["id"]))
+        assert stored_email_events(stack, notification["id"]).count("EmailSent") == 1
+        message_id = f"{notification['id']}@{MAIL_DOMAIN}"
+        same = [m for m in mailbox(citizen.email) if m["MessageID"] == message_id]
+        assert len(same) == 1, same
