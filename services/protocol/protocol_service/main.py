@@ -7,7 +7,11 @@ registrar's work list and what clerks see as pending.
 
 from __future__ import annotations
 
-from portal_events.topics import PROTOCOL_REGISTRATION_EVENTS, REQUESTS_REQUEST_EVENTS
+from portal_events.topics import (
+    CERTIFICATES_CERTIFICATE_EVENTS,
+    PROTOCOL_REGISTRATION_EVENTS,
+    REQUESTS_REQUEST_EVENTS,
+)
 from portal_web.service import Service
 
 from protocol_service.api import ERRORS, router
@@ -29,7 +33,7 @@ service = Service(
     read_models=[(PendingRegistrationProjection, PendingRegistrationView)],
     publishes={PROTOCOL_REGISTRATION_EVENTS: PUBLIC_EVENTS},
     # ProtocolRequested travels on the topic of the service that owns the document.
-    consumes=[REQUESTS_REQUEST_EVENTS],
+    consumes=[REQUESTS_REQUEST_EVENTS, CERTIFICATES_CERTIFICATE_EVENTS],
     handlers=handlers,
     resources={REGISTRY: HttpRegistryClient.of},
     workers={"registrar": Registrar.of},
