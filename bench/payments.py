@@ -32,6 +32,7 @@ from html.parser import HTMLParser
 from urllib.parse import urljoin
 
 import httpx
+from figures import ms, percentile
 from portal_stack import ensure_up
 
 SUCCESS_CARD = "4111111111111111"
@@ -48,18 +49,6 @@ PROFILE = {
 }
 STEPS = ("lookup", "payment", "checkout", "bank page", "card posted", "shown paid")
 PAID_TIMEOUT_SECONDS = 60
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
 
 
 class FormAction(HTMLParser):

@@ -40,24 +40,13 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from figures import ms, percentile
 from portal_simulators.testing import free_port
 from portal_stack import ensure_up, postgres
 from portal_stack.config import Config
 from portal_stack.procs import http_ok, read_pid, wait_until
 
 DEPARTMENT = "citizen_services"
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
 
 
 async def register_citizen(client: httpx.AsyncClient) -> dict[str, str]:
