@@ -19,12 +19,12 @@ import psycopg
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
-from portal_stack import StackInfo, ensure_up
+from portal_stack import StackInfo, ensure_up, mailpit
 from portal_stack.config import Config
 from portal_stack.kafka import declared_topics, ensure_topics
-from portal_stack.procs import read_pid, wait_until
+from portal_stack.procs import StackError, read_pid, wait_until
 from portal_stack.services import REPO, SECRETS, load
-from portal_stack.stack import _ensure_jwt_key, _ensure_secret, processes
+from portal_stack.stack import _ensure_jwt_key, _ensure_secret, processes, reset
 
 pytestmark = pytest.mark.integration
 
@@ -314,3 +314,25 @@ def test_the_gateway_passes_a_services_html_page_with_its_own_headers(stack: Sta
     direct = _answer(stack.url_of("payments") + unknown)
     assert direct[0] == 404 and direct[1]["content-type"].startswith("text/html")
     assert _answer(stack.gateway_url + unknown) == direct
+
+
+def test_reset_wipes_the_mailbox_and_keeps_the_caches(monkeypatch, tmp_path) -> None:
+    # Issue 8: Mailpit's mailbox is data; its build (a minute of Go) and Kafka's jars are caches.
+    monkeypatch.setenv("PORTAL_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("PORTAL_TOOLS_DIR", str(tmp_path / "tools"))
+    for kept_or_not in ("mailpit/mailpit.db", "logs/mailpit.log", "jars/kafka.jar", "tools/x"):
+        (tmp_path / kept_or_not).parent.mkdir(exist_ok=True)
+        (tmp_path / kept_or_not).write_text("")
+
+    reset()
+
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["jars", "tools"]
+
+
+def test_without_go_the_stack_says_how_to_get_it(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("PORTAL_TOOLS_DIR", str(tmp_path))
+    monkeypatch.setattr(mailpit.shutil, "which", lambda _: None)
+    monkeypatch.setattr(mailpit, "GO_FALLBACK", tmp_path / "no-go" / "go")
+    with pytest.raises(StackError, match=r"built with Go, which is not installed.*go.dev/dl"):
+        mailpit.ensure_binary(Config.from_env(), lambda _: None)
+    assert not mailpit.binary(Config.from_env()).exists()
