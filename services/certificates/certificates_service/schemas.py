@@ -110,7 +110,7 @@ class CertificateTypeSummary(BaseModel):
 
 
 class CertificateTypeList(BaseModel):
-    items: list[CertificateTypeSummary]
+    items: list[CertificateTypeSummary] = Field(description="Every type, in the catalogue's order")
 
 
 class ServicePointPublic(BaseModel):
@@ -140,7 +140,7 @@ class DeliveryMethodPublic(BaseModel):
 
 
 class DeliveryMethodList(BaseModel):
-    items: list[DeliveryMethodPublic]
+    items: list[DeliveryMethodPublic] = Field(description="Every method, in the catalogue's order")
 
 
 # --- requests ------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ class TapCertificateCreate(_Delivery):
         }
     )
 
-    property: TapProperty
+    property: TapProperty = Field(description="The property the certificate is about")
 
 
 class StatusUpdate(BaseModel):
@@ -340,9 +340,13 @@ class HistoryEntry(BaseModel):
 
 
 class PropertyPublic(BaseModel):
-    address: str
-    electricity_supply_number: str = Field(examples=["1 12345678-01 2"])
-    area_m2: float
+    """The property of a TAP application (C-3)."""
+
+    address: str = Field(examples=["Ερμού 10, 10563 Αθήνα"])
+    electricity_supply_number: str = Field(
+        description="In its printed form", examples=["1 12345678-01 2"]
+    )
+    area_m2: float = Field(description="Area in m²", examples=[85])
 
 
 class CertificatePublic(BaseModel):
@@ -357,7 +361,9 @@ class CertificatePublic(BaseModel):
     details: str = Field(description="What it is needed for, as the applicant wrote")
     property: PropertyPublic | None = Field(None, description="TAP only")
     delivery_method: str = Field(examples=["email"])
-    delivery_address: str | None = None
+    delivery_address: str | None = Field(
+        None, description="The postal address, for delivery by post", examples=["Ερμού 10, Αθήνα"]
+    )
     status: Status = _status()
     reply: str | None = Field(None, description="The municipality's latest reply")
     rejection_reason: str | None = Field(None, description="Once rejected")
@@ -407,5 +413,5 @@ class VerificationResult(BaseModel):
     certificate_type: str = _certificate_type()
     title: str = _title()
     issued_at: dt.datetime = Field(description="When it was issued (UTC)")
-    protocol: ProtocolPublic
+    protocol: ProtocolPublic = Field(description="The protocol number and date it carries")
     holder_initials: str | None = Field(description="The holder's initials", examples=["Ε. Π."])
