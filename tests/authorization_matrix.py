@@ -4,10 +4,13 @@ function-level and V8.2.2 data-specific access).
 
 Each route acts on resources owned by `citizen` and routed to `clerk`'s department: the
 citizen's request (category `roads`, routed to `technical`), its protocol registration, the
-citizen's own user id, the citizen's fine and its payment. The clerk is of the department the
-route's service works for (`clerk_department`): `technical` for the request, the municipal police
-for fines (F-4: they record fines and list them), the revenue department for payments (the
-reconciliation list). The columns, one per role of `portal_roles.ROLES`:
+citizen's own user id, the citizen's fine and its payment, the citizen's issued family-status
+certificate and its verification code, one of the citizen's notifications. The clerk is of the
+department the route's service works for (`clerk_department`): `technical` for the request and
+the worklist, the municipal police for fines (F-4: they record fines and list them), the revenue
+department for payments (the reconciliation list), the civil registry for certificates. The
+citizen, the business and the other citizen are verified in person (C-1), so that each may
+apply for a certificate of their own. The columns, one per role of `portal_roles.ROLES`:
 
     anon   anonymous       no token
     citz   citizen         the resource's owner
@@ -46,7 +49,11 @@ Route = tuple[str, str]  # (method, path template as in the OpenAPI)
 
 # Whose clerks are the "clerk" column: DEPARTMENT unless the route's service is named here.
 DEPARTMENT = "technical"
-CLERK_DEPARTMENTS = {"fines": "municipal_police", "payments": "revenue"}
+CLERK_DEPARTMENTS = {
+    "fines": "municipal_police",
+    "payments": "revenue",
+    "certificates": "civil_registry",
+}
 
 
 def clerk_department(route: Route) -> str:
@@ -111,6 +118,31 @@ GET    /payments/{payment_id}                          401  200  404  404  404  
 GET    /payments/{payment_id}/checkout                 303  303  303  303  303  303  303  303
 GET    /payments/{payment_id}/return                   200  200  200  200  200  200  200  200
 POST   /payments/bank/notifications                    204  204  204  204  204  204  204  204
+GET    /certificates/health                            200  200  200  200  200  200  200  200
+GET    /certificates/civil-registry/types              200  200  200  200  200  200  200  200
+GET    /certificates/delivery-methods                  200  200  200  200  200  200  200  200
+POST   /certificates/civil-registry                    401  201  201  201  403  403  403  403
+POST   /certificates/tap                               401  201  201  201  403  403  403  403
+GET    /certificates/civil-registry                    401  200  200  200  200  200  200  200
+GET    /certificates/tap                               401  200  200  200  200  200  200  200
+GET    /certificates/inbox                             401  403  403  403  200  200  403  200
+GET    /certificates/{certificate_id}                  401  200  404  404  404  200  200  200
+POST   /certificates/{certificate_id}/status           401  403  403  403  404  200  403  200
+POST   /certificates/{certificate_id}/reply            401  403  403  403  404  200  403  200
+POST   /certificates/{certificate_id}/issue            401  403  403  403  404  200  403  200
+POST   /certificates/{certificate_id}/reject           401  403  403  403  404  200  403  200
+GET    /certificates/{certificate_id}/document         401  200  404  404  404  200  200  200
+GET    /certificates/verify/{code}                     200  200  200  200  200  200  200  200
+GET    /notifications/health                           200  200  200  200  200  200  200  200
+GET    /notifications                                  401  200  200  200  200  200  200  200
+POST   /notifications/{notification_id}/read           401  200  404  404  404  404  404  404
+POST   /notifications/read-all                         401  200  200  200  200  200  200  200
+GET    /notifications/preferences                      401  200  200  200  200  200  200  200
+PUT    /notifications/preferences                      401  200  200  200  200  200  200  200
+GET    /backoffice/health                              200  200  200  200  200  200  200  200
+GET    /backoffice/worklist                            401  403  403  403  200  200  200  200
+GET    /backoffice/summary                             401  403  403  403  200  200  200  200
+GET    /backoffice/deadlines                           401  403  403  403  200  200  200  200
 """
 
 

@@ -101,6 +101,7 @@ class World:
     bank_notification_secret: str = ""
     paid_notification: dict[str, Any] = field(default_factory=dict)  # of the world's payment
     request_id: str = ""  # the citizen's, routed to DEPARTMENT, with a protocol registration
+    certificate_id: str = ""  # the citizen's, issued by the civil registry's clerk
     path_parameters: dict[str, str] = field(default_factory=dict)
 
     def person(self, role: str, route: Route) -> Person:
@@ -127,13 +128,34 @@ class World:
     def verified_citizen(self) -> str:
         """A new citizen whom the clerk has verified in person (ID-3)."""
         user_id = self.casting.registered().user_id
+        self.verify(user_id)
+        return user_id
+
+    def verify(self, user_id: str) -> None:
+        """The clerk verifies the user in person (ID-3)."""
         response = self.gateway.post(
             f"/identity/users/{user_id}/verification",
             json=VERIFICATION,
             headers=self.people[CLERK].headers,
         )
         assert response.status_code == 201, response.text
-        return user_id
+
+    def new_certificate(self) -> str:
+        """A new family-status application of the citizen's, once it has its protocol number
+        (C-4), so that it can be issued."""
+        citizen = self.people[CITIZEN].headers
+        response = self.gateway.post(
+            "/certificates/civil-registry", json=CERTIFICATE_APPLICATION, headers=citizen
+        )
+        assert response.status_code == 201, response.text
+        certificate_id = response.json()["id"]
+        deadline = time.monotonic() + 20
+        while response.json()["protocol_status"] != "assigned":
+            assert time.monotonic() < deadline, f"no protocol number: {response.text}"
+            time.sleep(0.1)
+            response = self.gateway.get(f"/certificates/{certificate_id}", headers=citizen)
+            assert response.status_code == 200, response.text
+        return certificate_id
 
     def new_fine(self) -> str:
         """A new fine the citizen has looked up (F-4), not paid."""
@@ -216,6 +238,27 @@ def world(stack, gateway, admin, eventually) -> World:
     eventually(lambda: payment_status(gateway, citizen, payment["payment_id"]) == "completed")
     world.paid_notification = bank_order_notification(stack, payment["payment_id"])
 
+    # The applicants of certificates are verified in person (C-1); the citizen's application is
+    # issued, so that its document and verification code answer; one of the citizen's
+    # notifications (the reply to the request, X-2).
+    for role in (CITIZEN, BUSINESS, OTHER_CITIZEN):
+        world.verify(people[role].user_id)
+    for role in (CITIZEN, BUSINESS, OTHER_CITIZEN):
+        eventually(lambda role=role: certificates_accept(gateway, people[role].headers))
+    world.certificate_id = world.new_certificate()
+    certificate_clerk = world.clerks[CLERK_DEPARTMENTS["certificates"]].headers
+    issued = gateway.post(
+        f"/certificates/{world.certificate_id}/issue", json={}, headers=certificate_clerk
+    )
+    assert issued.status_code == 200, issued.text
+    response = gateway.post(
+        f"/requests/{world.request_id}/reply",
+        json={"text": "Το αίτημά σας προωθήθηκε στο συνεργείο."},
+        headers=people[CLERK].headers,
+    )
+    assert response.status_code == 200, response.text
+    notification_id = eventually(lambda: first_notification(gateway, citizen))
+
     world.path_parameters = {
         "user_id": people[CITIZEN].user_id,
         "request_id": world.request_id,
@@ -223,8 +266,28 @@ def world(stack, gateway, admin, eventually) -> World:
         "fine_id": fine["fine_id"],
         "rf": fine["quote"]["reference"],
         "payment_id": payment["payment_id"],
+        "certificate_id": world.certificate_id,
+        "code": issued.json()["verification_code"],
+        "notification_id": notification_id,
     }
     return world
+
+
+def certificates_accept(gateway: httpx.Client, headers: dict[str, str]) -> bool:
+    """Whether the certificates service has learnt that the user is verified (C-1): it hears it
+    from identity's events, a moment after the clerk's verification. The probe applies once."""
+    probe = gateway.post(
+        "/certificates/civil-registry", json=CERTIFICATE_APPLICATION, headers=headers
+    )
+    assert probe.status_code in (201, 403), probe.text
+    return probe.status_code == 201
+
+
+def first_notification(gateway: httpx.Client, headers: dict[str, str]) -> str | None:
+    response = gateway.get("/notifications", headers=headers)
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    return items[0]["id"] if items else None
 
 
 def bank_order_notification(stack, payment_id: str) -> dict[str, Any]:
@@ -254,6 +317,20 @@ def bank_order_notification(stack, payment_id: str) -> dict[str, Any]:
 
 VERIFICATION = {"document_type": "identity_card", "document_number": "ΑΒ123456"}
 DISABLING = {"reason": "Αποχώρησε από την υπηρεσία"}
+CERTIFICATE_APPLICATION = {
+    "certificate_type": "family_status",
+    "details": "Για την εγγραφή του παιδιού στο σχολείο.",
+    "delivery_method": "email",
+}
+TAP_APPLICATION = {
+    "property": {
+        "address": "Ερμού 10, 10563 Αθήνα",
+        "electricity_supply_number": "1 12345678-01 2",
+        "area_m2": 85,
+    },
+    "details": "Για τη μεταβίβαση του ακινήτου.",
+    "delivery_method": "email",
+}
 Body = Callable[[World, str], dict[str, Any]]  # (world, role) -> httpx keyword arguments
 
 
@@ -350,6 +427,25 @@ RECIPES: dict[Route, Recipe] = {
     ("POST", "/requests/{request_id}/protocol"): Recipe(
         fresh=lambda world: {"request_id": world.new_request()}
     ),
+    ("POST", "/certificates/civil-registry"): Recipe(json_body(CERTIFICATE_APPLICATION)),
+    ("POST", "/certificates/tap"): Recipe(json_body(TAP_APPLICATION)),
+    # Each successful clerk's action on an application of its own (issued and rejected are final).
+    ("POST", "/certificates/{certificate_id}/status"): Recipe(
+        json_body({"status": "under_review"}),
+        fresh=lambda world: {"certificate_id": world.new_certificate()},
+    ),
+    ("POST", "/certificates/{certificate_id}/reply"): Recipe(
+        json_body({"text": "Θα παραλάβετε το πιστοποιητικό με e-mail."}),
+        fresh=lambda world: {"certificate_id": world.new_certificate()},
+    ),
+    ("POST", "/certificates/{certificate_id}/issue"): Recipe(
+        json_body({}), fresh=lambda world: {"certificate_id": world.new_certificate()}
+    ),
+    ("POST", "/certificates/{certificate_id}/reject"): Recipe(
+        json_body({"reason": "Δεν προκύπτει εγγραφή στο δημοτολόγιο."}),
+        fresh=lambda world: {"certificate_id": world.new_certificate()},
+    ),
+    ("PUT", "/notifications/preferences"): Recipe(json_body({"email": True})),
     ("POST", "/fines"): Recipe(
         lambda world, role: {
             "json": {

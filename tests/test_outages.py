@@ -114,6 +114,8 @@ def _outage_environment(shared: Config) -> dict[str, str]:
         "kafka": shared.kafka_port,
         "kafka-controller": shared.kafka_controller_port,
         "gateway": shared.gateway_port,
+        "smtp": shared.smtp_port,
+        "mailpit": shared.mailpit_port,
         **{service.name: service.port for service in shared.services},
     }
     return {"PORTAL_STATE_DIR": str(STATE_DIR)} | {
