@@ -192,12 +192,13 @@ def delivery_methods(certificates: CertificatesApp) -> DeliveryMethodList:
 @router.get(
     "/verify/{code}",
     response_model=VerificationResult,
-    responses=error_responses(404, 422),
+    responses=error_responses(404, 422, 429),
     summary="Check a certificate's verification code (SPEC C-5)",
     description="SPEC C-5. No login: what a notary or a bank checks when handed the paper (the "
     "QR code leads here). Authentic certificates answer their number, type, title, issue date "
     "and protocol, and the holder's initials only; any other code is 404 "
-    "`unknown_verification_code`. The code may be typed in any case, with or without hyphens.",
+    "`unknown_verification_code`. The code may be typed in any case, with or without hyphens. "
+    "The gateway limits checks per address (429 with Retry-After): codes are not guessed.",
 )
 def verify(code: VerificationCodeParam, certificates: CertificatesApp) -> VerificationResult:
     certificate = certificates.verify(code)
