@@ -21,6 +21,7 @@ from portal_events.application import Idempotency, ServiceApplication, Written
 
 from fines_service.catalogue import Catalogue, FineType, Quote, format_euros, quote
 from fines_service.domainmodel import (
+    FINES_DEPARTMENT,
     Fine,
     FineAlreadyPaid,
     FineAlreadyRecorded,
@@ -165,7 +166,9 @@ class FinesApplication(ServiceApplication):
                     # On record with another plate: not this caller's fine.
                     raise FineDetailsMismatch(fine_number) from None
             self._record_from_register(
-                self._new_fine(fine_id, registered, municipality_code, user_id, not found)
+                self._new_fine(
+                    fine_id, registered, municipality_code, user_id, not found, department=None
+                )
             )
 
         def attempt() -> LookupResult:
@@ -210,7 +213,14 @@ class FinesApplication(ServiceApplication):
                 )
             except FineNumberTaken:
                 raise FineAlreadyRecorded(fine_number) from None
-            fine = self._new_fine(fine_id, registered, code, clerk_id, registered_here=True)
+            fine = self._new_fine(
+                fine_id,
+                registered,
+                code,
+                clerk_id,
+                registered_here=True,
+                department=FINES_DEPARTMENT,
+            )
             return [fine], {"fine_id": str(fine_id)}
 
         return self.save_once(idempotency, create)
@@ -227,7 +237,10 @@ class FinesApplication(ServiceApplication):
         municipality_code: str,
         recorded_by: UUID,
         registered_here: bool,
+        department: str | None,
     ) -> Fine:
+        """The fine as the register holds it; `department`: the recording staff member's, None
+        for a citizen's lookup."""
         known = self.catalogue.fine_types.get(registered.fine_type)
         fine = Fine(
             municipality_code=municipality_code,
@@ -241,6 +254,7 @@ class FinesApplication(ServiceApplication):
             registered_here=registered_here,
             paid_in_register=registered.paid,
             recorded_by=recorded_by,
+            department=department,
         )
         assert fine.id == fine_id, "the register answered for another fine"
         if not fine.paid:

@@ -22,6 +22,10 @@ PROFILE_NAMESPACE = UUID("5c1e7b2a-9d4f-4a3e-8b6c-0f1d2e3a4b5c")
 
 FineStatus = Literal["payable", "payment_pending", "paid"]
 
+# The department that records fines ahead of citizens (F-4) and follows them up on its worklist
+# until they are paid (X-3).
+FINES_DEPARTMENT = "municipal_police"
+
 
 class FinesError(Exception):
     """Base of the fines service's domain errors."""
@@ -84,9 +88,14 @@ class Fine(Aggregate):
 
     class Recorded(Aggregate.Created):
         """The fine as the register holds it. `registered_here`: the portal registered it
-        (not found there, F-4); `recorded_by`: the citizen's or the clerk's id."""
+        (not found there, F-4); `recorded_by`: the citizen's or the clerk's id.
+
+        Version 2 adds `department`: the department of the staff member who recorded it (the
+        fine is that department's work until paid, X-3); None when a citizen's lookup recorded
+        it. Version 1, stored before, reads with None (nothing is announced for it again)."""
 
         TOPIC = "fines:Fine.Recorded"
+        class_version = 2
         municipality_code: str
         fine_number: str
         plate: str
@@ -98,6 +107,11 @@ class Fine(Aggregate):
         registered_here: bool
         paid_in_register: bool
         recorded_by: UUID
+        department: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["department"] = None
 
     class HolderAdded(Aggregate.Event):
         TOPIC = "fines:Fine.HolderAdded"
@@ -154,6 +168,7 @@ class Fine(Aggregate):
         registered_here: bool,
         paid_in_register: bool,
         recorded_by: UUID,
+        department: str | None,
     ) -> None:
         self.municipality_code = municipality_code
         self.fine_number = fine_number
@@ -164,6 +179,7 @@ class Fine(Aggregate):
         self.base_amount = base_amount
         self.reference = reference
         self.registered_here = registered_here
+        self.department = department
         self.holders: list[UUID] = []
         self.quote: dict[str, Any] | None = None
         self.open_payment: dict[str, Any] | None = None

@@ -1,7 +1,10 @@
 """The fines service's side of Kafka: what it publishes and what it consumes.
 
 Publishes, on `fines.fine.events`: `PaymentRequestedV1` when a holder starts paying a fine (the
-payments service creates the payment with that id, so a re-published request creates nothing).
+payments service creates the payment with that id, so a re-published request creates nothing);
+`FineRecordedV1` when a staff member (a clerk of the municipal police, or an admin) records a
+fine through `POST /fines`, so that it is on the department's worklist until paid (X-3). A fine
+recorded by a citizen's lookup is not announced: it is the citizen's, not a clerk's work.
 Everything else about a fine stays private.
 
 Consumes, on `payments.payment.events`: `PaymentCompletedV1` (the fine is paid, once),
@@ -18,6 +21,7 @@ from typing import Any
 from portal_events.consumer import Handler
 from portal_events.contracts import (
     Contract,
+    FineRecordedV1,
     PaymentCompletedV1,
     PaymentExpiredV1,
     PaymentFailedV1,
@@ -46,7 +50,25 @@ def payment_requested(domain_event: Fine.PaymentStarted) -> PaymentRequestedV1:
     )
 
 
+def fine_recorded(domain_event: Fine.Recorded) -> FineRecordedV1 | None:
+    """Announced when staff recorded the fine (it then names their department); None for a
+    citizen's lookup."""
+    if domain_event.department is None:
+        return None
+    return FineRecordedV1(
+        fine_id=domain_event.originator_id,
+        fine_number=domain_event.fine_number,
+        fine_type=domain_event.fine_type,
+        description=domain_event.description,
+        amount=domain_event.base_amount,
+        department=domain_event.department,
+        recorded_by=domain_event.recorded_by,
+        recorded_at=domain_event.timestamp,
+    )
+
+
 PUBLIC_EVENTS: dict[type, Callable[[Any], Contract | None]] = {
+    Fine.Recorded: fine_recorded,
     Fine.PaymentStarted: payment_requested,
 }
 
