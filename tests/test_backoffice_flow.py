@@ -6,9 +6,10 @@ the live worklist."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -203,6 +204,33 @@ def test_x3_certificate_applications_are_on_their_departments_worklists(
     assert (tap_item["department"], tap_item["case_type"]) == ("revenue", "tap")
     assert worklist_item(revenue, family_status, kind="certificate") is None
     assert worklist_item(civil_registry, tap, kind="certificate") is None
+
+
+def test_x3_a_fine_recorded_by_the_municipal_police_is_on_its_worklist(clerk_of, eventually):
+    """FineRecorded (fines, issue 8): open until paid, due when the grace period ends."""
+    police = clerk_of("municipal_police")
+    recorded = police.post(
+        "/fines",
+        json={
+            "fine_type": "P-40",
+            "fine_number": str(random.randrange(10**8, 10**9)),
+            "plate": "ΥΖΑ-1234",
+            "issued_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        },
+    )
+    assert recorded.status_code == 201, recorded.text
+    fine_id = recorded.json()["fine_id"]
+    item = eventually(lambda: worklist_item(police, fine_id, kind="fine"))
+    assert (item["service"], item["case_type"], item["status"], item["open"]) == (
+        "fines",
+        "P-40",
+        "recorded",
+        True,
+    )
+    assert (item["applicant"], item["link"]) == (None, f"/fines/{fine_id}")
+    assert datetime.fromisoformat(item["due_by"]) - datetime.fromisoformat(
+        item["received_at"]
+    ) == timedelta(days=60)
 
 
 def test_x3_the_worklist_rebuilt_from_kafka_equals_the_live_one(stack):
