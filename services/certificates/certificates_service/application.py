@@ -26,10 +26,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError
 from portal_events.application import Idempotency, ServiceApplication, event_name
 from portal_events.departments import department
 from portal_events.mapper import event_metadata
+from portal_events.numbering import YearNumbering
 
 from certificates_service.catalogue import Catalogue, CertificateType, DeliveryMethod
 from certificates_service.documents import (
@@ -158,10 +158,7 @@ class CertificatesApplication(ServiceApplication):
         self.public_url = (self.env.get("PORTAL_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
         self.clock = clock
         self.protocol_arrivals = ProtocolArrivals()
-        # Applications of this process take numbers one at a time (as in requests): no
-        # collisions on the year counter within a process; other replicas race and retry.
-        self._numbering = threading.Lock()
-        self._counters: dict[int, YearCounter] = {}
+        self.numbering = YearNumbering(YearCounter, self.repository)
 
     # --- C-1: who may apply, from identity's events ------------------------------------------
 
@@ -311,7 +308,7 @@ class CertificatesApplication(ServiceApplication):
 
         def create() -> tuple[list[Any], dict[str, Any]]:
             nonlocal counter
-            counter = self._counters.pop(year, None) or self._year_counter(year)
+            counter = self.numbering.counter(year)
             certificate = Certificate(
                 number=counter.issue(),
                 kind=certificate_type.kind.value,
@@ -333,18 +330,12 @@ class CertificatesApplication(ServiceApplication):
                 "number": certificate.number,
             }
 
-        with self._numbering:
+        with self.numbering.turn():
             idempotency = Idempotency.of(applicant_id, idempotency_key, command)
             written = self.save_once(idempotency, create)
             if written.position is not None and counter is not None:
-                self._counters[year] = counter  # saved, so up to date
+                self.numbering.saved(counter)
         return Applied(UUID(written.result["id"]), written.result["number"], written.position)
-
-    def _year_counter(self, year: int) -> YearCounter:
-        try:
-            return self.repository.get(YearCounter.create_id(year))
-        except AggregateNotFoundError:
-            return YearCounter(year)
 
     # --- C-4: the protocol registry's outcomes, from the consumer ----------------------------
 

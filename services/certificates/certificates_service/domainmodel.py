@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from portal_events import numbering
 
 # Field limits shared by the domain checks and the HTTP models.
 DETAILS_MAX = 2000
@@ -167,11 +168,6 @@ def canonical_verification_code(value: str) -> str | None:
     return "-".join(compact[i : i + 4] for i in range(0, 16, 4))
 
 
-def format_number(year: int, sequence: int) -> str:
-    """The human number shown beside the id, e.g. 2026/000042."""
-    return f"{year}/{sequence:06d}"
-
-
 def initials(name: str | None) -> str | None:
     """ "Ελένη Παπαδοπούλου" -> "Ε. Π." (what a verifier may see of the holder)."""
     if not name:
@@ -184,35 +180,20 @@ def initials(name: str | None) -> str | None:
 _NAMESPACE = uuid.UUID("c3a1e7a4-6a0e-4f1b-9d7e-2b8f5e6c4d10")
 
 
-class YearCounter(Aggregate):
-    """Hands out the sequential human numbers of one year, saved in the same transaction as the
-    new Certificate (two racing applications cannot get one number: the loser retries)."""
+class YearCounter(numbering.YearCounter):
+    """The certificates' human numbers; saved with the new Certificate."""
 
     TOPIC = "certificates:YearCounter"
 
-    class Created(Aggregate.Created):
+    class Created(numbering.YearCounter.Created):
         TOPIC = "certificates:YearCounter.Created"
-        year: int
 
-    class Issued(Aggregate.Event):
+    class Issued(numbering.YearCounter.Issued):
         TOPIC = "certificates:YearCounter.Issued"
-
-        def apply(self, aggregate: Aggregate) -> None:
-            assert isinstance(aggregate, YearCounter)
-            aggregate.last += 1
 
     @staticmethod
     def create_id(year: int) -> UUID:
         return uuid.uuid5(_NAMESPACE, f"certificates/number/{year}")
-
-    @event(Created)
-    def __init__(self, year: int):
-        self.year = year
-        self.last = 0
-
-    def issue(self) -> str:
-        self.trigger_event(self.Issued)
-        return format_number(self.year, self.last)
 
 
 class Applicant(Aggregate):

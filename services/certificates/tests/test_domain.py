@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from certificates_service.application import CertificatesApplication
 from certificates_service.domainmodel import (
     Applicant,
     Certificate,
@@ -15,11 +16,13 @@ from certificates_service.domainmodel import (
     ProtocolPending,
     Status,
     TransitionNotAllowed,
+    YearCounter,
     canonical_verification_code,
     initials,
     new_verification_code,
     normalise_supply_number,
 )
+from eventsourcing.persistence import StoredEvent
 
 
 @pytest.mark.parametrize(
@@ -130,3 +133,60 @@ def test_c1_applicant_reports_are_ordered_by_identity_version_profile_first():
     applicant.report_verification(False, 6)
     with pytest.raises(NotVerified):
         applicant.check_eligible()
+
+
+# A counter as the service stored it before the kit's YearCounter (two numbers taken, then a
+# snapshot), byte for byte: the topics and the id must keep loading it (issue 8, kit clean-up).
+METADATA = (
+    b'"metadata":{"actor":{"id":"system","role":"system"},'
+    b'"correlation_id":null,"causation_id":null}'
+)
+CREATED = (
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-01-05T09:00:00+00:00"},'
+    b'"originator_topic":"certificates:YearCounter","year":2026,' + METADATA + b"}"
+)
+ISSUED = (
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-01-05T09:00:01+00:00"},'
+    + METADATA
+    + b"}"
+)
+STORED_BEFORE_THE_KIT = [
+    ("certificates:YearCounter.Created", CREATED),
+    ("certificates:YearCounter.Issued", ISSUED),
+    ("certificates:YearCounter.Issued", ISSUED),
+]
+SNAPSHOT_BEFORE_THE_KIT = (
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-01-05T09:00:02+00:00"},'
+    b'"topic":"certificates:YearCounter","state":{'
+    b'"_created_on":{"_type_":"datetime_iso","_data_":"2026-01-05T09:00:00+00:00"},'
+    b'"_modified_on":{"_type_":"datetime_iso","_data_":"2026-01-05T09:00:01+00:00"},'
+    b'"year":2026,"last":2},' + METADATA + b"}"
+)
+
+
+@pytest.mark.parametrize("with_snapshot", [False, True])
+def test_c2_a_year_counter_stored_before_the_kit_loads_and_goes_on_counting(with_snapshot):
+    app = CertificatesApplication(
+        env={"PERSISTENCE_MODULE": "eventsourcing.popo", "IS_SNAPSHOTTING_ENABLED": "y"}
+    )
+    counter_id = uuid.uuid5(
+        uuid.UUID("c3a1e7a4-6a0e-4f1b-9d7e-2b8f5e6c4d10"), "certificates/number/2026"
+    )
+    assert YearCounter.create_id(2026) == counter_id
+    app.recorder.insert_events(
+        [
+            StoredEvent(counter_id, version, topic, state)
+            for version, (topic, state) in enumerate(STORED_BEFORE_THE_KIT, start=1)
+        ]
+    )
+    if with_snapshot:
+        app.snapshots.recorder.insert_events(
+            [StoredEvent(counter_id, 3, "eventsourcing.domain:Snapshot", SNAPSHOT_BEFORE_THE_KIT)]
+        )
+    with app.numbering.turn():
+        counter = app.numbering.counter(2026)
+        assert isinstance(counter, YearCounter)
+        assert counter.issue() == "2026/000003"
+        app.save(counter)
+    assert [e.TOPIC for e in app.events.get(counter_id)][-1] == "certificates:YearCounter.Issued"
+    app.close()

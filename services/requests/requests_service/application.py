@@ -9,7 +9,6 @@ command.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,9 +17,9 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import structlog
-from eventsourcing.application import AggregateNotFoundError
 from portal_events.application import Idempotency, ServiceApplication, event_name
 from portal_events.mapper import event_metadata
+from portal_events.numbering import YearNumbering
 
 from requests_service.domainmodel import (
     CATEGORY_MAX,
@@ -104,13 +103,7 @@ class RequestsApplication(ServiceApplication):
         # before it touches anything else.
         self.routing = routing or Routing.load()
         super().__init__(env)
-        # Submissions of this process take numbers one at a time: the recorder serialises
-        # writes anyway, and without it concurrent submissions collide on the year counter
-        # and retry. Other processes still race; `retrying` (inside `save_once`) covers them.
-        # Under the lock the counter stays in memory between submissions (saving it brings it
-        # up to date), so a submission costs one write and no read; a conflict drops it.
-        self._numbering = threading.Lock()
-        self._counters: dict[int, YearCounter] = {}
+        self.numbering = YearNumbering(YearCounter, self.repository)
 
     # --- commands: submission (R-1, R-2) -----------------------------------------------------
 
@@ -196,7 +189,7 @@ class RequestsApplication(ServiceApplication):
 
         def create() -> tuple[list[Any], dict[str, Any]]:
             nonlocal counter
-            counter = self._counters.pop(year, None) or self._year_counter(year)
+            counter = self.numbering.counter(year)
             request = Request(
                 number=counter.issue(),
                 kind=command["kind"],
@@ -211,20 +204,14 @@ class RequestsApplication(ServiceApplication):
             # recorded. The request goes last: its position is what read-your-writes waits for.
             return [counter, request], {"id": str(request.id), "number": request.number}
 
-        with self._numbering:
-            # The key's twin is looked for under the lock (and again after a lost race with
+        with self.numbering.turn():
+            # The key's twin is looked for within the turn (and again after a lost race with
             # another replica), so a repeat is always found before anything is written.
             written = self.save_once(Idempotency.of(key_owner, idempotency_key, command), create)
             if written.position is not None and counter is not None:
-                self._counters[year] = counter  # saved, so up to date
+                self.numbering.saved(counter)
         result = written.result
         return Submission(UUID(result["id"]), result["number"], written.position)
-
-    def _year_counter(self, year: int) -> YearCounter:
-        try:
-            return self.repository.get(YearCounter.create_id(year))
-        except AggregateNotFoundError:
-            return YearCounter(year)
 
     # --- commands: clerks (R-3, R-4) ---------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from portal_events import numbering
 from portal_events.departments import check_routing_targets
 
 # Field limits shared by the domain checks and the HTTP models (R-1, R-2).
@@ -140,11 +141,6 @@ def check_text_fields(**fields: tuple[str | None, int, bool]) -> dict[str, str]:
     return cleaned
 
 
-def format_number(year: int, sequence: int) -> str:
-    """The human number (Α.Α.) shown beside the id, e.g. 2026/000042."""
-    return f"{year}/{sequence:06d}"
-
-
 # --- routing (R-3: forwarded to the competent clerks) -----------------------------------------
 
 # The routing table the service runs with. A module attribute, read when a Routing is loaded.
@@ -194,39 +190,20 @@ class Routing:
 _COUNTER_NAMESPACE = uuid.UUID("0b7f0d6a-2f4e-4f8a-9a57-6a4e3f1c9d21")
 
 
-class YearCounter(Aggregate):
-    """Hands out the sequential human numbers of one year.
-
-    Its id is derived from the year, so every writer finds the same counter; it is saved in the
-    same transaction as the new Request, so two racing submissions cannot get one number (the
-    loser gets IntegrityError and retries with the next number).
-    """
+class YearCounter(numbering.YearCounter):
+    """The requests' human numbers (R-2); saved with the new Request."""
 
     TOPIC = "requests:YearCounter"
 
-    class Created(Aggregate.Created):
+    class Created(numbering.YearCounter.Created):
         TOPIC = "requests:YearCounter.Created"
-        year: int
 
-    class Issued(Aggregate.Event):
+    class Issued(numbering.YearCounter.Issued):
         TOPIC = "requests:YearCounter.Issued"
-
-        def apply(self, aggregate: Aggregate) -> None:
-            assert isinstance(aggregate, YearCounter)
-            aggregate.last += 1
 
     @staticmethod
     def create_id(year: int) -> UUID:
         return uuid.uuid5(_COUNTER_NAMESPACE, f"requests/number/{year}")
-
-    @event(Created)
-    def __init__(self, year: int):
-        self.year = year
-        self.last = 0
-
-    def issue(self) -> str:
-        self.trigger_event(self.Issued)
-        return format_number(self.year, self.last)
 
 
 class SubmissionKey(Aggregate):

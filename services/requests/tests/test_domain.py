@@ -1,8 +1,11 @@
 """Domain rules of the Request aggregate and the year counter (SPEC R-1..R-4)."""
 
+import uuid
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import StoredEvent
+from requests_service.application import RequestsApplication
 from requests_service.domainmodel import (
     ALLOWED_TRANSITIONS,
     ProtocolAlreadyAssigned,
@@ -97,3 +100,60 @@ def test_r2_text_fields_required_stripped_and_limited():
     with pytest.raises(SubmissionInvalid) as info:
         check_text_fields(subject=("   ", 5, True), text=("x" * 6, 5, True), extra=(None, 5, False))
     assert info.value.errors == {"subject": "required", "text": "at most 5 characters"}
+
+
+# A counter as the service stored it before the kit's YearCounter (two numbers taken, then a
+# snapshot), byte for byte: the topics and the id must keep loading it (issue 8, kit clean-up).
+METADATA = (
+    b'"metadata":{"actor":{"id":"system","role":"system"},'
+    b'"correlation_id":null,"causation_id":null}'
+)
+CREATED = (
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-01-05T09:00:00+00:00"},'
+    b'"originator_topic":"requests:YearCounter","year":2026,' + METADATA + b"}"
+)
+ISSUED = (
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-01-05T09:00:01+00:00"},'
+    + METADATA
+    + b"}"
+)
+STORED_BEFORE_THE_KIT = [
+    ("requests:YearCounter.Created", CREATED),
+    ("requests:YearCounter.Issued", ISSUED),
+    ("requests:YearCounter.Issued", ISSUED),
+]
+SNAPSHOT_BEFORE_THE_KIT = (
+    b'{"timestamp":{"_type_":"datetime_iso","_data_":"2026-01-05T09:00:02+00:00"},'
+    b'"topic":"requests:YearCounter","state":{'
+    b'"_created_on":{"_type_":"datetime_iso","_data_":"2026-01-05T09:00:00+00:00"},'
+    b'"_modified_on":{"_type_":"datetime_iso","_data_":"2026-01-05T09:00:01+00:00"},'
+    b'"year":2026,"last":2},' + METADATA + b"}"
+)
+
+
+@pytest.mark.parametrize("with_snapshot", [False, True])
+def test_r2_a_year_counter_stored_before_the_kit_loads_and_goes_on_counting(with_snapshot):
+    app = RequestsApplication(
+        env={"PERSISTENCE_MODULE": "eventsourcing.popo", "IS_SNAPSHOTTING_ENABLED": "y"}
+    )
+    counter_id = uuid.uuid5(
+        uuid.UUID("0b7f0d6a-2f4e-4f8a-9a57-6a4e3f1c9d21"), "requests/number/2026"
+    )
+    assert YearCounter.create_id(2026) == counter_id
+    app.recorder.insert_events(
+        [
+            StoredEvent(counter_id, version, topic, state)
+            for version, (topic, state) in enumerate(STORED_BEFORE_THE_KIT, start=1)
+        ]
+    )
+    if with_snapshot:
+        app.snapshots.recorder.insert_events(
+            [StoredEvent(counter_id, 3, "eventsourcing.domain:Snapshot", SNAPSHOT_BEFORE_THE_KIT)]
+        )
+    with app.numbering.turn():
+        counter = app.numbering.counter(2026)
+        assert isinstance(counter, YearCounter)
+        assert counter.issue() == "2026/000003"
+        app.save(counter)
+    assert [e.TOPIC for e in app.events.get(counter_id)][-1] == "requests:YearCounter.Issued"
+    app.close()
