@@ -44,7 +44,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -87,6 +87,16 @@ class MessageRefused(Exception):
 
     The consumer dead-letters it at once (no retries), with this exception's text as the reason.
     """
+
+
+@contextlib.contextmanager
+def refusing_domain_errors(domain_error: type[Exception]) -> Iterator[None]:
+    """In a handler: a domain rule (`domain_error`, the service's base of them) that refuses a
+    message refuses it for good, so it becomes `MessageRefused`, naming the rule."""
+    try:
+        yield
+    except domain_error as exc:
+        raise MessageRefused(f"{type(exc).__name__}: {exc}") from exc
 
 
 @dataclass

@@ -25,6 +25,7 @@ from portal_events.consumer import (
     MessageRefused,
     first_delivery,
     is_infrastructure_failure,
+    refusing_domain_errors,
 )
 from portal_events.contracts import ProtocolAssignedV1
 from portal_events.envelope import Envelope
@@ -277,6 +278,23 @@ def test_infrastructure_failures_are_told_from_bugs():
         pass
 
     assert is_infrastructure_failure(RegistryUnavailable(), (RegistryUnavailable,))
+
+
+def test_a_services_domain_errors_refuse_the_message_for_good_and_nothing_else_does():
+    """issue 5 §1: a handler's domain refusal becomes MessageRefused (dead-lettered at once,
+    naming the rule); any other failure keeps its own way (retried as an outage or a bug)."""
+
+    class ParcelsError(Exception):
+        pass
+
+    class ParcelNotFound(ParcelsError):
+        pass
+
+    with pytest.raises(MessageRefused) as refused, refusing_domain_errors(ParcelsError):
+        raise ParcelNotFound("42")
+    assert str(refused.value) == "ParcelNotFound: 42"
+    with pytest.raises(TimeoutError), refusing_domain_errors(ParcelsError):
+        raise TimeoutError()
 
 
 @pytest.mark.integration

@@ -13,11 +13,10 @@ document types (C-4), handled idempotently by the certificate's state.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from portal_events.consumer import Handler, MessageRefused
+from portal_events.consumer import Handler, refusing_domain_errors
 from portal_events.contracts import (
     CertificateAppliedV1,
     CertificateIssuedV1,
@@ -134,7 +133,7 @@ def handlers(app: CertificatesApplication) -> dict[type[Contract], Handler]:
 
     def assigned(envelope: Envelope, contract: ProtocolAssignedV1) -> None:
         if contract.document_type in DOCUMENT_TYPES:
-            with refusing_domain_errors():
+            with refusing_domain_errors(CertificatesError):
                 app.record_protocol(
                     contract.document_id,
                     contract.protocol_number,
@@ -143,7 +142,7 @@ def handlers(app: CertificatesApplication) -> dict[type[Contract], Handler]:
 
     def pending(envelope: Envelope, contract: ProtocolRegistrationPendingV1) -> None:
         if contract.document_type in DOCUMENT_TYPES:
-            with refusing_domain_errors():
+            with refusing_domain_errors(CertificatesError):
                 app.mark_protocol_pending(contract.document_id, contract.attempts, contract.reason)
 
     return {
@@ -153,12 +152,3 @@ def handlers(app: CertificatesApplication) -> dict[type[Contract], Handler]:
         ProtocolAssignedV1: assigned,
         ProtocolRegistrationPendingV1: pending,
     }
-
-
-@contextmanager
-def refusing_domain_errors() -> Iterator[None]:
-    """A domain rule that refuses a message refuses it for good: say so to the consumer."""
-    try:
-        yield
-    except CertificatesError as exc:
-        raise MessageRefused(f"{type(exc).__name__}: {exc}") from exc

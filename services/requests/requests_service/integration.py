@@ -10,11 +10,10 @@ relay-resent messages have no second effect.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from portal_events.consumer import Handler, MessageRefused
+from portal_events.consumer import Handler, refusing_domain_errors
 from portal_events.contracts import (
     Contract,
     ProtocolAssignedV1,
@@ -93,7 +92,7 @@ def handlers(app: RequestsApplication) -> dict[type[Contract], Handler]:
 
     def assigned(envelope: Envelope, contract: ProtocolAssignedV1) -> None:
         if contract.document_type == DOCUMENT_TYPE:
-            with refusing_domain_errors():
+            with refusing_domain_errors(RequestsError):
                 app.record_protocol(
                     contract.document_id,
                     contract.protocol_number,
@@ -102,16 +101,7 @@ def handlers(app: RequestsApplication) -> dict[type[Contract], Handler]:
 
     def pending(envelope: Envelope, contract: ProtocolRegistrationPendingV1) -> None:
         if contract.document_type == DOCUMENT_TYPE:
-            with refusing_domain_errors():
+            with refusing_domain_errors(RequestsError):
                 app.mark_protocol_pending(contract.document_id, contract.attempts, contract.reason)
 
     return {ProtocolAssignedV1: assigned, ProtocolRegistrationPendingV1: pending}
-
-
-@contextmanager
-def refusing_domain_errors() -> Iterator[None]:
-    """A domain rule that refuses a message refuses it for good: say so to the consumer."""
-    try:
-        yield
-    except RequestsError as exc:
-        raise MessageRefused(f"{type(exc).__name__}: {exc}") from exc
