@@ -2,13 +2,16 @@
 
 A loop that fails (Kafka unreachable at start-up, a broker restart) is restarted with
 exponential backoff instead of silently dying; health reports a loop as down while it is
-waiting to restart.
+waiting to restart. `RetryPolicy` is the backoff a worker schedules an outside system's next
+try with (the protocol registry, the SMTP server).
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
@@ -17,6 +20,22 @@ log = structlog.get_logger()
 
 Loop = Callable[[], Awaitable[None]]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Exponential backoff: base * 2^(attempt-1), capped at max, with a little jitter (±jitter)
+    so that what failed in one outage does not all come back at the same instant."""
+
+    base_seconds: float = 1.0
+    max_seconds: float = 30.0
+    jitter: float = 0.1
+
+    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before try `attempt + 1`, after `attempt` failed ones (from 1)."""
+        exponential = min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1))
+        jittered = exponential * (1 + self.jitter * (2 * rand() - 1))
+        return min(self.max_seconds, jittered)
 
 
 async def finishing_when_cancelled(work: Awaitable[T], name: str) -> T:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from uuid import UUID
 
 import structlog
 from portal_events import context
-from portal_events.background import finishing_when_cancelled
+from portal_events.background import RetryPolicy, finishing_when_cancelled
 from portal_web.service import Runtime
 
 from notifications_service.application import NotificationsApplication
@@ -144,24 +143,6 @@ def _by_code(code: int, reason: str) -> Exception:
 
 def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
-
-
-# --- retries ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff: base * 2^(attempt-1), capped at max, with a little jitter (±jitter)
-    so that the e-mails of one outage do not all come back at the same instant."""
-
-    base_seconds: float = 1.0
-    max_seconds: float = 60.0
-    jitter: float = 0.1
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        exponential = min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1))
-        jittered = exponential * (1 + self.jitter * (2 * rand() - 1))
-        return min(self.max_seconds, jittered)
 
 
 def utc_now() -> datetime:

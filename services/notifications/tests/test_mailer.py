@@ -15,7 +15,6 @@ import pytest
 from notifications_service.application import NotificationsApplication
 from notifications_service.mailer import (
     PermanentFailure,
-    RetryPolicy,
     SmtpServer,
     TemporaryFailure,
     build_message,
@@ -76,14 +75,6 @@ def test_x2_message_is_plain_text_and_html_alternatives_from_the_municipality(no
     # It goes over the wire: headers encoded for SMTP, the Greek subject as an encoded word.
     wire = message.as_bytes()
     assert b"Subject: =?utf-8?" in wire
-
-
-def test_x2_backoff_doubles_from_the_base_up_to_the_cap_with_small_jitter():
-    policy = RetryPolicy(base_seconds=1, max_seconds=60, jitter=0.1)
-    assert [policy.delay(n, rand=lambda: 0.5) for n in range(1, 9)] == [1, 2, 4, 8, 16, 32, 60, 60]
-    assert policy.delay(3, rand=lambda: 0.0) == pytest.approx(3.6)
-    assert policy.delay(3, rand=lambda: 1.0) == pytest.approx(4.4)
-    assert policy.delay(12, rand=lambda: 1.0) == 60  # never above the cap
 
 
 # --- how SMTP answers are taken, against a scripted SMTP server --------------------------------

@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from notifications_service.application import NotificationsApplication
-from notifications_service.mailer import Mailer, RetryPolicy, SmtpServer
+from notifications_service.mailer import Mailer, SmtpServer
 from notifications_service.views import NotificationProjection, NotificationView
+from portal_events.background import RetryPolicy
 from portal_events.projections import ReadModel
 
 pytestmark = pytest.mark.integration

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +23,7 @@ from uuid import UUID
 import httpx
 import structlog
 from portal_events import context
-from portal_events.background import finishing_when_cancelled
+from portal_events.background import RetryPolicy, finishing_when_cancelled
 from portal_web.service import Runtime
 
 from protocol_service.application import EVERYTHING, ProtocolApplication
@@ -90,21 +89,6 @@ class HttpRegistryClient:
 
     def close(self) -> None:
         self._http.close()
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff: base * 2^(attempt-1), capped, with a little jitter (±jitter)."""
-
-    base_seconds: float = 1.0
-    max_seconds: float = 30.0
-    jitter: float = 0.1
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        exponential = min(self.max_seconds, self.base_seconds * 2 ** (attempt - 1))
-        # Jitter spreads the retries of many documents that failed in the same outage.
-        jittered = exponential * (1 + self.jitter * (2 * rand() - 1))
-        return min(self.max_seconds, jittered)
 
 
 def utc_now() -> datetime:

@@ -25,7 +25,6 @@ from protocol_service.domainmodel import (
 )
 from protocol_service.integration import handlers
 from protocol_service.main import service
-from protocol_service.registrar import RetryPolicy
 
 NOW = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
 
@@ -78,15 +77,6 @@ def test_failed_attempts_count_and_reschedule_then_assignment_is_final_c4(app):
     assert not registration.is_due(later)
     with pytest.raises(RegistrationAlreadyAssigned):
         app.record_failed_attempt(document_id, "late failure", later)
-
-
-def test_backoff_doubles_up_to_the_cap_with_small_jitter():
-    policy = RetryPolicy(base_seconds=1, max_seconds=30, jitter=0.1)
-    no_jitter = [policy.delay(n, rand=lambda: 0.5) for n in range(1, 8)]
-    assert no_jitter == [1, 2, 4, 8, 16, 30, 30]
-    assert policy.delay(3, rand=lambda: 0.0) == pytest.approx(3.6)
-    assert policy.delay(3, rand=lambda: 1.0) == pytest.approx(4.4)
-    assert policy.delay(10, rand=lambda: 1.0) == 30  # never above the cap
 
 
 def test_events_carry_actor_and_correlation_metadata_x1(app):

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from portal_events.application import event_name
+from portal_events.background import RetryPolicy
 from portal_events.projections import ReadModel
 from protocol_service.application import EVERYTHING, ProtocolApplication
 from protocol_service.domainmodel import id_for
-from protocol_service.registrar import HttpRegistryClient, Registrar, RetryPolicy
+from protocol_service.registrar import HttpRegistryClient, Registrar
 from protocol_service.views import PendingRegistrationProjection, PendingRegistrationView
 
 POLICY = RetryPolicy(base_seconds=1, max_seconds=30, jitter=0)
