@@ -2,17 +2,21 @@
 
 A loop that fails (Kafka unreachable at start-up, a broker restart) is restarted with
 exponential backoff instead of silently dying; health reports a loop as down while it is
-waiting to restart. `RetryPolicy` is the backoff a worker schedules an outside system's next
-try with (the protocol registry, the SMTP server).
+waiting to restart.
+
+A worker over a work list (registrations due at the registry, e-mails due, payments due a look
+at the bank) is a `PollingWorker`; `RetryPolicy` is the backoff it schedules an outside system's
+next try with.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import structlog
 
@@ -51,6 +55,62 @@ async def finishing_when_cancelled(work: Awaitable[T], name: str) -> T:
         if not task.cancelled() and task.exception() is not None:
             log.error("worker_step_failed_at_shutdown", worker=name, error=repr(task.exception()))
         raise
+
+
+class PollingWorker:
+    """A service's worker over a work list: `concurrency` loops, each doing one `process_one` at
+    a time in a thread; a loop that found nothing to do waits `poll_seconds`, or less if `wake`
+    is called (e.g. by a read model's `on_applied`: new work). It never dies of a failed step
+    (the database briefly away): it logs it and goes on.
+
+    Subclasses set `name` and implement `process_one`. Cancelled (the service shuts down), a
+    loop first lets the step in hand finish and record its outcome (`finishing_when_cancelled`);
+    the kit closes the Application and the resources only after its workers.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, *, poll_seconds: float = 1.0, concurrency: int = 1) -> None:
+        self.poll_seconds = poll_seconds
+        self.concurrency = concurrency
+        self._new_work = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def process_one(self) -> bool:
+        """Do one piece of due work, if any (in a thread); True when there was one, so the loop
+        looks again at once."""
+        raise NotImplementedError
+
+    def wake(self) -> None:
+        """New work may be due: idle loops look at once instead of at their next poll. Safe to
+        call from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._new_work.set)
+
+    async def run(self) -> None:
+        """Work until cancelled."""
+        self._loop = asyncio.get_running_loop()
+        async with asyncio.TaskGroup() as loops:
+            for _ in range(self.concurrency):
+                loops.create_task(self._work())
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                busy = await finishing_when_cancelled(
+                    asyncio.to_thread(self.process_one), self.name
+                )
+            except Exception:
+                log.exception("worker_step_failed", worker=self.name)
+                busy = False
+            if not busy:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+                # that meets a wake-up, and the worker would then never stop.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._new_work.wait()
+                # Cleared before looking, so a wake-up that comes during the look is kept.
+                self._new_work.clear()
 
 
 class BackgroundLoops:

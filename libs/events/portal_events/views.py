@@ -7,11 +7,15 @@ fresh tables and runs from the start: that is how a view is rebuilt from zero.
 
 Every write goes with its tracking record in one transaction (`write`), so each event changes
 the view exactly once and a rebuild gives the same rows.
+
+A view that is also a work list (registrations due at the registry, e-mails due, payments due a
+look at the bank) hands its rows to workers with `claim_first`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar, LiteralString
 
 from eventsourcing.persistence import Tracking
@@ -81,3 +85,36 @@ class PostgresView(PostgresTrackingRecorder):
             return rows, len(rows)  # the page holds them all: no count needed
         counted = self.select(f"SELECT count(*) AS total FROM {{table}} {where}", params)  # noqa: S608
         return rows, counted[0]["total"]
+
+    @contextmanager
+    def claim_first(
+        self,
+        *,
+        columns: LiteralString,
+        where: LiteralString,
+        order_by: LiteralString,
+        params: dict[str, Any],
+        then: LiteralString | None = None,
+    ) -> Iterator[dict[str, Any] | None]:
+        """Lock the first row matching `where` in `order_by` order for the duration of the block
+        and give it (None when there is none); `then`, if given, runs on it at the block's end,
+        in the same transaction, with `params` and the row's columns as parameters.
+
+        `FOR UPDATE SKIP LOCKED` rather than one advisory lock for a single active worker: every
+        worker of every replica works in parallel, each on a different row; no two ever hold the
+        same one (so the work a row stands for is never done twice at once); a crashed replica's
+        locks go with its connection. `where`, `columns`, `order_by` and `then` are literals of
+        the view class.
+        """
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                self.sql(
+                    f"SELECT {columns} FROM {{table}} {where} ORDER BY {order_by} "  # noqa: S608
+                    "LIMIT 1 FOR UPDATE SKIP LOCKED"
+                ),
+                params,
+            )
+            row = curs.fetchone()
+            yield row
+            if row is not None and then is not None:
+                curs.execute(self.sql(then), {**params, **row})

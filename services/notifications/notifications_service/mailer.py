@@ -22,8 +22,6 @@ The mailer is the service's worker (`Mailer.of`), the SMTP client a plain object
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import smtplib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +33,7 @@ from uuid import UUID
 
 import structlog
 from portal_events import context
-from portal_events.background import RetryPolicy, finishing_when_cancelled
+from portal_events.background import PollingWorker, RetryPolicy
 from portal_web.service import Runtime
 
 from notifications_service.application import NotificationsApplication
@@ -152,8 +150,15 @@ def utc_now() -> datetime:
 # --- the worker -------------------------------------------------------------------------------
 
 
-class Mailer:
-    """The service's worker: `run` until cancelled; a send in progress finishes first."""
+class Mailer(PollingWorker):
+    """The service's worker: `concurrency` loops, each one e-mail at a time.
+
+    Cancelled, a loop first lets the send in hand finish and record its outcome (at most about
+    the SMTP timeout). Abandoned half-way (cancelled again, or the process killed), an e-mail
+    stays due and is sent again later with the same Message-ID.
+    """
+
+    name = "mailer"
 
     def __init__(
         self,
@@ -169,6 +174,7 @@ class Mailer:
         concurrency: int = 2,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        super().__init__(poll_seconds=poll_seconds, concurrency=concurrency)
         self.app = app
         self.view = view
         self.server = server
@@ -176,11 +182,7 @@ class Mailer:
         self.mail_from = mail_from
         self.municipality_name = municipality_name
         self.public_url = public_url
-        self.poll_seconds = poll_seconds
-        self.concurrency = concurrency
         self.clock = clock
-        self._new_work = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def of(cls, runtime: Runtime) -> Mailer:
@@ -200,11 +202,6 @@ class Mailer:
         # A new notification wakes the mailer at once; polling is the fallback.
         notifications.on_applied(mailer.wake)
         return mailer
-
-    def wake(self) -> None:
-        """New e-mails may be due; safe to call from any thread."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._new_work.set)
 
     def message_for(self, notification: Notification) -> EmailMessage:
         content = self.app.templates.render_email(
@@ -259,31 +256,3 @@ class Mailer:
                 message_id=message["Message-ID"],
             )
         return True
-
-    async def run(self) -> None:
-        """Work until cancelled: `concurrency` loops, each one e-mail at a time.
-
-        Cancelled, a loop first lets the send in hand finish and record its outcome (at most
-        about the SMTP timeout). Abandoned half-way (cancelled again, or the process killed), an
-        e-mail stays due and is sent again later with the same Message-ID.
-        """
-        self._loop = asyncio.get_running_loop()
-        async with asyncio.TaskGroup() as loops:
-            for _ in range(self.concurrency):
-                loops.create_task(self._work())
-
-    async def _work(self) -> None:
-        while True:
-            try:
-                busy = await finishing_when_cancelled(asyncio.to_thread(self.process_one), "mailer")
-            except Exception:
-                # E.g. the database is briefly away: log, wait, try again; never die.
-                log.exception("mailer_error")
-                busy = False
-            if not busy:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-                # that meets a wake-up.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll_seconds):
-                        await self._new_work.wait()
-                self._new_work.clear()

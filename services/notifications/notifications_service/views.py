@@ -8,8 +8,7 @@ kit's `PostgresView.write`), so a restart loses no due e-mail and a rebuild give
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any, ClassVar, LiteralString
@@ -120,21 +119,15 @@ class NotificationView(PostgresView):
 
     # --- read by the mailer --------------------------------------------------------------------
 
-    @contextmanager
-    def claim_due_email(self, now: datetime) -> Iterator[dict[str, Any] | None]:
-        """Lock one notification whose e-mail is due for the duration of the block (None when
-        none is). `FOR UPDATE SKIP LOCKED`: every mailer loop of every replica works on a
-        different one, and a crashed replica's locks go with its connection."""
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                self.sql(
-                    "SELECT id, correlation_id, email_attempts FROM {table} "
-                    "WHERE email_status = 'due' AND next_email_at <= %(now)s "
-                    "ORDER BY next_email_at LIMIT 1 FOR UPDATE SKIP LOCKED"
-                ),
-                {"now": now},
-            )
-            yield curs.fetchone()
+    def claim_due_email(self, now: datetime) -> AbstractContextManager[dict[str, Any] | None]:
+        """Lock the notification whose e-mail is due first for the duration of the block (None
+        when none is): no two mailer loops ever send the same e-mail at the same time."""
+        return self.claim_first(
+            columns="id, correlation_id, email_attempts",
+            where="WHERE email_status = 'due' AND next_email_at <= %(now)s",
+            order_by="next_email_at",
+            params={"now": now},
+        )
 
 
 class NotificationProjection(Projection[NotificationView]):

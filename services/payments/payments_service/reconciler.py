@@ -17,14 +17,13 @@ reconciler is the service's worker (`Reconciler.of`).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import structlog
 from portal_events import context
-from portal_events.background import finishing_when_cancelled
+from portal_events.background import PollingWorker
 from portal_web.service import Runtime
 
 from payments_service.application import PaymentsApplication
@@ -41,7 +40,12 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Reconciler:
+class Reconciler(PollingWorker):
+    """The service's worker: one loop, one payment at a time; a look in progress finishes
+    first when the service shuts down."""
+
+    name = "reconciler"
+
     def __init__(
         self,
         app: PaymentsApplication,
@@ -53,12 +57,12 @@ class Reconciler:
         poll_seconds: float = 1.0,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        super().__init__(poll_seconds=poll_seconds)
         self.app = app
         self.view = view
         self.bank = bank
         self.reconcile_after = timedelta(seconds=reconcile_after_seconds)
         self.expire_after = timedelta(seconds=expire_after_seconds)
-        self.poll_seconds = poll_seconds
         self.clock = clock
 
     @classmethod
@@ -108,17 +112,3 @@ class Reconciler:
             self.app.record_failure(payment_id, reason=order.reason or "declined", source=SOURCE)
         elif due_to_expire:  # still open after a cancel: the bank will say more next time
             log.warning("reconcile_cancel_not_taken", payment_id=str(payment_id))
-
-    async def run(self) -> None:
-        """Work until cancelled; a look in progress finishes first."""
-        while True:
-            try:
-                busy = await finishing_when_cancelled(
-                    asyncio.to_thread(self.process_one), "reconciler"
-                )
-            except Exception:
-                # E.g. the database is briefly away: log, wait, try again; never die.
-                log.exception("reconciler_error")
-                busy = False
-            if not busy:
-                await asyncio.sleep(self.poll_seconds)

@@ -9,8 +9,7 @@ status query per open payment.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any, ClassVar, LiteralString
@@ -102,37 +101,28 @@ class PaymentSummaryView(PostgresView):
 
     # --- read by the reconciler and the API ----------------------------------------------------
 
-    @contextmanager
     def claim_due(
         self, now: datetime, unchecked_since: datetime, expire_before: datetime
-    ) -> Iterator[dict[str, Any] | None]:
-        """Lock one open payment that is due a look at the bank, for the duration of the block,
-        and record at its end that it was looked at (None when none is due).
+    ) -> AbstractContextManager[dict[str, Any] | None]:
+        """Lock the open payment due a look at the bank first, for the duration of the block,
+        and record at its end that it was looked at (None when none is due): no two
+        reconcilers ask the bank about the same payment at once.
 
         Due: not checked since `unchecked_since` (created before it, checked before it or
         never), or created before `expire_before` and not checked since it was due to expire.
-        `FOR UPDATE SKIP LOCKED`: every replica's reconciler works in parallel on different
-        payments, and no two ask the bank about the same one at once.
         """
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                self.sql(
-                    f"SELECT {COLUMNS} FROM {{table}} "  # noqa: S608
-                    "WHERE status IN ('created', 'awaiting_bank') AND ("
-                    "coalesce(checked_at, created_at) <= %(unchecked_since)s "
-                    "OR (created_at <= %(expire_before)s AND (checked_at IS NULL OR "
-                    "checked_at < created_at + (%(now)s - %(expire_before)s)))) "
-                    "ORDER BY coalesce(checked_at, created_at) LIMIT 1 FOR UPDATE SKIP LOCKED"
-                ),
-                {"now": now, "unchecked_since": unchecked_since, "expire_before": expire_before},
-            )
-            row = curs.fetchone()
-            yield row
-            if row is not None:
-                curs.execute(
-                    self.sql("UPDATE {table} SET checked_at = %(now)s WHERE payment_id = %(id)s"),
-                    {"now": now, "id": row["payment_id"]},
-                )
+        return self.claim_first(
+            columns=COLUMNS,
+            where=(
+                "WHERE status IN ('created', 'awaiting_bank') AND ("
+                "coalesce(checked_at, created_at) <= %(unchecked_since)s "
+                "OR (created_at <= %(expire_before)s AND (checked_at IS NULL OR "
+                "checked_at < created_at + (%(now)s - %(expire_before)s))))"
+            ),
+            order_by="coalesce(checked_at, created_at)",
+            params={"now": now, "unchecked_since": unchecked_since, "expire_before": expire_before},
+            then="UPDATE {table} SET checked_at = %(now)s WHERE payment_id = %(payment_id)s",
+        )
 
     def page(
         self,

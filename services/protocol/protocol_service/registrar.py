@@ -12,8 +12,6 @@ client is one of its resources (`HttpRegistryClient.of`, under `REGISTRY`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -23,7 +21,7 @@ from uuid import UUID
 import httpx
 import structlog
 from portal_events import context
-from portal_events.background import RetryPolicy, finishing_when_cancelled
+from portal_events.background import PollingWorker, RetryPolicy
 from portal_web.service import Runtime
 
 from protocol_service.application import EVERYTHING, ProtocolApplication
@@ -95,8 +93,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class Registrar:
-    """The service's worker: `run` until cancelled (see `run` for what shutdown does)."""
+class Registrar(PollingWorker):
+    """The service's worker: `concurrency` loops, each one registration at a time.
+
+    Cancelled (the service shuts down), each loop first lets the registration in hand finish
+    and record its outcome; that takes at most about the registry client's timeout, and the kit
+    closes the Application and the client only after. Cancelled again while it waits, the loop
+    abandons it, which is safe: nothing was recorded, the row's lock goes with its transaction,
+    and the registration stays due, so the next attempt (any replica, or this one after a
+    restart) asks the registry again under the same idempotency key and gets the number it may
+    already have given.
+    """
+
+    name = "registrar"
 
     def __init__(
         self,
@@ -109,21 +118,12 @@ class Registrar:
         concurrency: int = 4,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        super().__init__(poll_seconds=poll_seconds, concurrency=concurrency)
         self.app = app
         self.view = view
         self.client = client
         self.policy = policy
-        self.poll_seconds = poll_seconds
-        self.concurrency = concurrency
         self.clock = clock
-        self._new_work = asyncio.Event()
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def wake(self) -> None:
-        """New work may be due (the pending view changed): idle loops look at once instead of
-        at their next poll. Safe to call from any thread."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._new_work.set)
 
     @classmethod
     def of(cls, runtime: Runtime) -> Registrar:
@@ -181,38 +181,3 @@ class Registrar:
                 protocol_number=assignment.protocol_number,
             )
         return True
-
-    async def run(self) -> None:
-        """Work until cancelled: `concurrency` loops, each one registration at a time.
-
-        Cancelled (the service shuts down), each loop first lets the registration in hand
-        finish and record its outcome; that takes at most about the registry client's timeout,
-        and the kit closes the Application and the client only after. Cancelled again while it
-        waits, the loop abandons it, which is safe: nothing was recorded, the row's lock goes
-        with its transaction, and the registration stays due, so the next attempt (any replica,
-        or this one after a restart) asks the registry again under the same idempotency key and
-        gets the number it may already have given.
-        """
-        self._loop = asyncio.get_running_loop()
-        async with asyncio.TaskGroup() as loops:
-            for _ in range(self.concurrency):
-                loops.create_task(self._work())
-
-    async def _work(self) -> None:
-        while True:
-            try:
-                busy = await finishing_when_cancelled(
-                    asyncio.to_thread(self.process_one), "registrar"
-                )
-            except Exception:
-                # E.g. the database is briefly away: log, wait, try again; never die.
-                log.exception("registrar_error")
-                busy = False
-            if not busy:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
-                # that meets a wake-up, and the registrar would then never stop.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.poll_seconds):
-                        await self._new_work.wait()
-                # Cleared before looking, so a wake-up that comes during the look is kept.
-                self._new_work.clear()

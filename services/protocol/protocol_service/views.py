@@ -13,8 +13,7 @@ table, `pending_registrations`, is no longer read or written.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any, ClassVar, LiteralString
@@ -96,24 +95,16 @@ class PendingRegistrationView(PostgresView):
 
     # --- read by the registrar and the API -----------------------------------------------------
 
-    @contextmanager
-    def claim_due(self, now: datetime) -> Iterator[dict[str, Any] | None]:
-        """Lock one due row for the duration of the block (None when nothing is due).
-
-        `FOR UPDATE SKIP LOCKED` rather than one advisory lock for a single active worker:
-        every replica's registrar works in parallel, each on different registrations, and a
-        crashed replica's locks go with its connection. The lock is held while the registry is
-        called, so no two workers ever call it for the same document at the same time.
-        """
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(
-                self.sql(
-                    f"SELECT {COLUMNS} FROM {{table}} WHERE next_attempt_at <= %(now)s "  # noqa: S608
-                    "ORDER BY next_attempt_at LIMIT 1 FOR UPDATE SKIP LOCKED"
-                ),
-                {"now": now},
-            )
-            yield curs.fetchone()
+    def claim_due(self, now: datetime) -> AbstractContextManager[dict[str, Any] | None]:
+        """Lock the registration due first for the duration of the block (None when nothing is
+        due). The lock is held while the registry is called, so no two workers ever call it for
+        the same document at the same time."""
+        return self.claim_first(
+            columns=COLUMNS,
+            where="WHERE next_attempt_at <= %(now)s",
+            order_by="next_attempt_at",
+            params={"now": now},
+        )
 
     def pending(
         self, limit: int, offset: int = 0, department: str | None = None
