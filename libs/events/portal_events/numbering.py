@@ -1,21 +1,9 @@
 """Human numbers that run per year (`2026/000042`), the same in every service that gives them.
 
 `YearCounter` is the aggregate that hands them out; `YearNumbering` is how an Application takes
-them. A service subclasses `YearCounter` once, naming its own stable TOPICs and the id of each
-year's counter, so what it stored keeps loading and its ids never change:
-
-    class YearCounter(numbering.YearCounter):
-        TOPIC = "requests:YearCounter"
-
-        class Created(numbering.YearCounter.Created):
-            TOPIC = "requests:YearCounter.Created"
-
-        class Issued(numbering.YearCounter.Issued):
-            TOPIC = "requests:YearCounter.Issued"
-
-        @staticmethod
-        def create_id(year: int) -> UUID:
-            return uuid.uuid5(NAMESPACE, f"requests/number/{year}")
+them. A service subclasses `YearCounter` once, declaring nothing but its own stable TOPICs (of
+the counter, of `Created` and of `Issued`, each subclassed) and `create_id(year)`, so what it
+stored keeps loading and its counters' ids never change.
 """
 
 from __future__ import annotations

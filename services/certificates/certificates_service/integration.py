@@ -27,11 +27,11 @@ from portal_events.contracts import (
     ProfileUpdatedV1,
     ProtocolAssignedV1,
     ProtocolRegistrationPendingV1,
-    ProtocolRequestedV1,
     UserVerifiedV1,
     VerificationRevokedV1,
 )
 from portal_events.envelope import Envelope
+from portal_events.protocol import protocol_outcome_handlers, protocol_requested
 
 from certificates_service.application import CertificatesApplication
 from certificates_service.domainmodel import Certificate, CertificatesError, Kind
@@ -89,14 +89,7 @@ def _rejected(e: Any) -> Contract:
 
 
 def _protocol_requested(e: Any) -> Contract:
-    return ProtocolRequestedV1(
-        document_id=e.originator_id,
-        document_type=e.document_type,
-        title=e.title,
-        applicant_id=e.applicant_id,
-        requested_at=e.timestamp,
-        department=e.department,
-    )
+    return protocol_requested(e, e.document_type)
 
 
 PUBLIC_EVENTS: dict[type[Any], Callable[[Any], Contract | None]] = {
@@ -149,6 +142,5 @@ def handlers(app: CertificatesApplication) -> dict[type[Contract], Handler]:
         ProfileUpdatedV1: profile_updated,
         UserVerifiedV1: verified,
         VerificationRevokedV1: revoked,
-        ProtocolAssignedV1: assigned,
-        ProtocolRegistrationPendingV1: pending,
+        **protocol_outcome_handlers(app, DOCUMENT_TYPES, CertificatesError),
     }

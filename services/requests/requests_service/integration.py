@@ -13,17 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from portal_events.consumer import Handler, refusing_domain_errors
+from portal_events.consumer import Handler
 from portal_events.contracts import (
     Contract,
-    ProtocolAssignedV1,
-    ProtocolRegistrationPendingV1,
-    ProtocolRequestedV1,
     RequestRepliedV1,
     RequestStatusChangedV1,
     RequestSubmittedV1,
 )
-from portal_events.envelope import Envelope
+from portal_events.protocol import protocol_outcome_handlers, protocol_requested
 
 from requests_service.application import RequestsApplication
 from requests_service.domainmodel import Request, RequestsError
@@ -67,14 +64,7 @@ def _replied(e: Any) -> Contract:
 
 
 def _protocol_requested(e: Any) -> Contract:
-    return ProtocolRequestedV1(
-        document_id=e.originator_id,
-        document_type=DOCUMENT_TYPE,
-        title=e.title,
-        applicant_id=e.applicant_id,
-        requested_at=e.timestamp,
-        department=e.department,
-    )
+    return protocol_requested(e, DOCUMENT_TYPE)
 
 
 PUBLIC_EVENTS: dict[type[Any], Callable[[Any], Contract | None]] = {
@@ -87,21 +77,5 @@ PUBLIC_EVENTS: dict[type[Any], Callable[[Any], Contract | None]] = {
 
 def handlers(app: RequestsApplication) -> dict[type[Contract], Handler]:
     """The consumer's handlers (called in a worker thread): the registry's outcomes for our
-    documents; other document types are someone else's. An outcome for a request that does not
-    exist can never be applied: it is refused (dead-lettered at once, for a person to look at)."""
-
-    def assigned(envelope: Envelope, contract: ProtocolAssignedV1) -> None:
-        if contract.document_type == DOCUMENT_TYPE:
-            with refusing_domain_errors(RequestsError):
-                app.record_protocol(
-                    contract.document_id,
-                    contract.protocol_number,
-                    contract.protocol_date.isoformat(),
-                )
-
-    def pending(envelope: Envelope, contract: ProtocolRegistrationPendingV1) -> None:
-        if contract.document_type == DOCUMENT_TYPE:
-            with refusing_domain_errors(RequestsError):
-                app.mark_protocol_pending(contract.document_id, contract.attempts, contract.reason)
-
-    return {ProtocolAssignedV1: assigned, ProtocolRegistrationPendingV1: pending}
+    documents."""
+    return protocol_outcome_handlers(app, {DOCUMENT_TYPE}, RequestsError)
