@@ -3,8 +3,15 @@
 Commands come from three places: the consumer (other services' events, `integration.py`), the
 API (reading, preferences) and the mailer (what the SMTP server said). Every notification is
 created at most once per cause (`notification_id_for`); whether it is e-mailed, and to which
-address, is decided when it is created and recorded in it: the address identity announced, if
-any, and the recipient's preference, except for security notices, which always go.
+address, is decided when it is created and recorded in it (with the reason when it is not):
+
+- an event that occurred before mailing began (`MailingStart`: the first start, or the
+  operator's `MAIL_SINCE`) is history, replayed from the kept topics: in the portal only, whatever
+  its kind; a month-old "your password was changed" is no security notice any more. The time is
+  the source event's (`occurred_at`, the envelope's), never when it is handled, so events that
+  happened while this service was down are still e-mailed when it catches up;
+- otherwise the address identity announced, if any, and the recipient's preference, except for
+  security notices, which always go.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ from eventsourcing.domain import Aggregate
 from portal_events.application import ServiceApplication, Written
 
 from notifications_service.domainmodel import (
+    MAILING_START_ID,
+    MailingStart,
+    NoEmail,
     Notification,
     NotificationNotFound,
     ProtocolDocument,
@@ -48,35 +58,84 @@ def utc_now() -> datetime:
 class NotificationsApplication(ServiceApplication):
     name = "notifications"
 
-    def __init__(self, env: dict[str, str] | None = None, templates: Templates | None = None):
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        templates: Templates | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ):
         # First: broken templates stop the service before it touches anything else.
         self.templates = templates or Templates.load()
+        self.clock = clock
         super().__init__(env)
+
+    # --- commands: since when e-mails are sent -------------------------------------------------
+
+    def begin_mailing(self, since: datetime | None = None) -> datetime:
+        """Record since when events are e-mailed, and return it (called at every start).
+
+        The first call records `since` (the operator's `MAIL_SINCE`) or else now; later calls
+        change nothing, unless `since` names another instant. Concurrent first starts of several
+        replicas create it under one fixed id: one wins, the others reload it and agree."""
+        return self._record_mailing_start(since).since
+
+    def mailing_start(self) -> MailingStart:
+        """Since when events are e-mailed; recorded now if nothing recorded it yet."""
+        return self._get(MAILING_START_ID) or self._record_mailing_start(None)
+
+    def _record_mailing_start(self, since: datetime | None) -> MailingStart:
+        def attempt() -> MailingStart:
+            start = self._get(MAILING_START_ID)
+            if start is None:
+                set_by = MailingStart.FIRST_START if since is None else MailingStart.MAIL_SINCE
+                start = MailingStart(since=since or self.clock(), set_by=set_by)
+            elif since is not None:
+                start.move(since, MailingStart.MAIL_SINCE)
+            self._save(start)
+            return start
+
+        return self.retrying(attempt)
 
     # --- commands: from other services' events -------------------------------------------------
 
     def tell(
-        self, source: str, recipient_id: UUID, kind: str, params: Mapping[str, str]
+        self,
+        source: str,
+        recipient_id: UUID,
+        kind: str,
+        params: Mapping[str, str],
+        *,
+        occurred_at: datetime,
     ) -> Notification | None:
-        """Tell `recipient_id` about `source` (an event id): the new notification, or None when
-        `source` already made one (a redelivered event)."""
+        """Tell `recipient_id` about `source` (an event id, that occurred at `occurred_at`): the
+        new notification, or None when `source` already made one (a redelivered event)."""
 
         def attempt() -> Notification | None:
-            notification = self._new_notification(source, recipient_id, kind, params)
+            notification = self._new_notification(
+                source, recipient_id, kind, params, occurred_at=occurred_at
+            )
             self._save(notification)
             return notification
 
         return self.retrying(attempt)
 
-    def user_registered(self, source: str, user_id: UUID, address: str) -> Notification | None:
-        """Learn the new user's address and welcome them there, in one transaction."""
+    def user_registered(
+        self, source: str, user_id: UUID, address: str, *, occurred_at: datetime
+    ) -> Notification | None:
+        """Learn the new user's address and welcome them there, in one transaction (the address
+        is learnt even from history, for the e-mails to come)."""
 
         def attempt() -> Notification | None:
             recipient = self._recipient(user_id) or Recipient(user_id)
             recipient.learn_address(address)
             # Saved together, so the welcome sees the address it was created with.
             welcome = self._new_notification(
-                source, user_id, "welcome", {"email": address}, recipient=recipient
+                source,
+                user_id,
+                "welcome",
+                {"email": address},
+                occurred_at=occurred_at,
+                recipient=recipient,
             )
             self._save(recipient, welcome)
             return welcome
@@ -88,15 +147,29 @@ class NotificationsApplication(ServiceApplication):
         self._change_recipient(user_id, lambda recipient: recipient.learn_name(display_name))
 
     def protocol_requested(
-        self, document_id: UUID, document_type: str, title: str, applicant_id: UUID | None
+        self,
+        document_id: UUID,
+        document_type: str,
+        title: str,
+        applicant_id: UUID | None,
+        *,
+        occurred_at: datetime,
     ) -> Notification | None:
         """Whose the document is (its owner's ProtocolRequested): the first half of the join."""
         return self._protocol_document(
-            document_id, lambda doc: doc.record_request(document_type, title, applicant_id)
+            document_id,
+            lambda doc: doc.record_request(document_type, title, applicant_id),
+            occurred_at,
         )
 
     def protocol_assigned(
-        self, document_id: UUID, document_type: str, protocol_number: str, protocol_date: date
+        self,
+        document_id: UUID,
+        document_type: str,
+        protocol_number: str,
+        protocol_date: date,
+        *,
+        occurred_at: datetime,
     ) -> Notification | None:
         """Which number it got (the protocol service's ProtocolAssigned): the other half."""
         return self._protocol_document(
@@ -104,14 +177,20 @@ class NotificationsApplication(ServiceApplication):
             lambda doc: doc.record_assignment(
                 document_type, protocol_number, protocol_date.isoformat()
             ),
+            occurred_at,
         )
 
     def _protocol_document(
-        self, document_id: UUID, change: Callable[[ProtocolDocument], None]
+        self,
+        document_id: UUID,
+        change: Callable[[ProtocolDocument], None],
+        occurred_at: datetime,
     ) -> Notification | None:
-        """Record one half; the half that completes the pair also creates the notification, in
-        the same transaction, under an id derived from the document: whichever half comes
-        second, and however often either is redelivered, the applicant is told once."""
+        """Record one half (that occurred at `occurred_at`); the half that completes the pair
+        also creates the notification, in the same transaction, under an id derived from the
+        document: whichever half comes second, and however often either is redelivered, the
+        applicant is told once. It is news when that second half is: a number assigned after
+        mailing began to a document requested before it is e-mailed."""
 
         def attempt() -> Notification | None:
             document = self._get(document_id_for(document_id)) or ProtocolDocument(document_id)
@@ -123,6 +202,7 @@ class NotificationsApplication(ServiceApplication):
                     document.applicant_id,
                     "protocol_assigned",
                     _protocol_params(document),
+                    occurred_at=occurred_at,
                 )
             self._save(document, notification)
             return notification
@@ -145,7 +225,7 @@ class NotificationsApplication(ServiceApplication):
         none, is NotificationNotFound."""
         return self.changing(
             lambda: self.notification(notification_id, owner_id),
-            lambda notification: notification.mark_read(utc_now()),
+            lambda notification: notification.mark_read(self.clock()),
         )
 
     def mark_all_read(self, notification_ids: Iterable[UUID], owner_id: UUID) -> int | None:
@@ -194,13 +274,16 @@ class NotificationsApplication(ServiceApplication):
         kind: str,
         params: Mapping[str, str],
         *,
+        occurred_at: datetime,
         recipient: Recipient | None = None,
     ) -> Notification | None:
-        """A new notification for `source`, or None if it already has one."""
+        """A new notification for `source` (that occurred at `occurred_at`), or None if it
+        already has one."""
         if self._get(notification_id_for(source)) is not None:
             return None
         recipient = recipient or self._recipient(recipient_id)
         rendered = self.templates.render(kind, params)
+        email_to, no_email = self._email_address(recipient, kind, occurred_at)
         return Notification(
             source=source,
             recipient_id=recipient_id,
@@ -209,18 +292,23 @@ class NotificationsApplication(ServiceApplication):
             title=rendered.title,
             body=rendered.body,
             link=rendered.link,
-            email_to=self._email_address(recipient, kind),
+            email_to=email_to,
             recipient_name=recipient.display_name if recipient else None,
+            no_email=no_email,
         )
 
-    def _email_address(self, recipient: Recipient | None, kind: str) -> str | None:
-        """Where to e-mail it: the known address, if the recipient wants e-mails or it is a
-        security notice; None (in the portal only) otherwise."""
+    def _email_address(
+        self, recipient: Recipient | None, kind: str, occurred_at: datetime
+    ) -> tuple[str | None, NoEmail | None]:
+        """Where to e-mail it, or why not: nothing that happened before mailing began; else the
+        known address, if the recipient wants e-mails or it is a security notice."""
+        if not self.mailing_start().mails(occurred_at):
+            return None, NoEmail.BEFORE_MAILING_BEGAN
         if recipient is None or recipient.address is None:
-            return None
+            return None, NoEmail.NO_ADDRESS
         if recipient.email_enabled or self.templates.is_security(kind):
-            return recipient.address
-        return None
+            return recipient.address, None
+        return None, NoEmail.EMAIL_OFF
 
     def _recipient(self, user_id: UUID) -> Recipient | None:
         return self._get(recipient_id_for(user_id))

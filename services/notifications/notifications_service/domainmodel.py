@@ -10,11 +10,19 @@
   document (requests, certificates) says whose it is (`ProtocolRequested`); the protocol service
   says which number it got (`ProtocolAssigned`), without the applicant. They travel on different
   topics, so either may arrive first; whichever completes the pair creates the notification.
+- `MailingStart`: since when events are e-mailed about. The topics are kept forever and a new
+  consumer group reads them from the beginning, so a first deployment (or a reset consumer
+  group, or a rebuilt database) replays months of history; its notifications belong in the
+  portal's list, but e-mailing them to people now would be wrong. One per service, under a fixed
+  id, recorded at the first start (or set by the operator's `MAIL_SINCE`): only events that
+  occurred at or after it are e-mailed, so an outage of this service, however long, loses no
+  e-mail, while history is never mailed.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -24,6 +32,7 @@ from eventsourcing.domain import Aggregate, event
 NOTIFICATION_NAMESPACE = UUID("9d8f6a0e-3c2b-4e7d-a1f5-6b4c2d9e8f10")
 RECIPIENT_NAMESPACE = UUID("4a7e2c91-5d3b-4f8a-9e6c-1b0d2f3a4c5e")
 DOCUMENT_NAMESPACE = UUID("c3e1f5a7-2b4d-4c6e-8f0a-9d1b3e5f7a2c")
+MAILING_START_ID = UUID("e2b7c4d1-8a3f-4e6b-9c05-7f1d3a5b9e24")
 
 
 class NotificationsError(Exception):
@@ -32,6 +41,14 @@ class NotificationsError(Exception):
 
 class NotificationNotFound(NotificationsError):
     """No such notification, or not the caller's."""
+
+
+class NoEmail(StrEnum):
+    """Why a notification is in the portal only (recorded in it, for clerks and auditors)."""
+
+    BEFORE_MAILING_BEGAN = "before_mailing_began"  # history: it happened before `MailingStart`
+    NO_ADDRESS = "no_address"  # identity never announced the recipient's address
+    EMAIL_OFF = "email_off"  # the recipient turned e-mails off (and it is no security notice)
 
 
 def notification_id_for(source: str) -> UUID:
@@ -46,10 +63,14 @@ class Notification(Aggregate):
     class Created(Aggregate.Created):
         """`title` and `body` are what the person was told, as rendered then (Greek, plain
         text); `params` are the template's values, from which the e-mail is rendered.
-        `email_to` is None when no e-mail is to be sent (address unknown, or e-mails turned
-        off)."""
+        `email_to` is None when no e-mail is to be sent, and then `no_email` says why (a
+        `NoEmail` value).
+
+        Version 2 adds `no_email`. Version 1, stored before, reads with None: why it was not
+        e-mailed (no address, or e-mails turned off) was not recorded then."""
 
         TOPIC = "notifications:Notification.Created"
+        class_version = 2
         source: str
         recipient_id: UUID
         kind: str
@@ -59,6 +80,11 @@ class Notification(Aggregate):
         link: str | None
         email_to: str | None
         recipient_name: str | None
+        no_email: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["no_email"] = None
 
     class Read(Aggregate.Event):
         TOPIC = "notifications:Notification.Read"
@@ -96,6 +122,7 @@ class Notification(Aggregate):
         link: str | None,
         email_to: str | None,
         recipient_name: str | None,
+        no_email: str | None,
     ) -> None:
         self.source = source
         self.recipient_id = recipient_id
@@ -106,6 +133,7 @@ class Notification(Aggregate):
         self.link = link
         self.email_to = email_to
         self.recipient_name = recipient_name
+        self.no_email = no_email
         self.read_at: datetime | None = None
         self.email_attempts = 0
         self.email_status = "due" if email_to else "none"
@@ -289,3 +317,48 @@ class ProtocolDocument(Aggregate):
 
 def document_id_for(document_id: UUID) -> UUID:
     return uuid5(DOCUMENT_NAMESPACE, str(document_id))
+
+
+class MailingStart(Aggregate):
+    """Since when events are e-mailed about: one, under `MAILING_START_ID`.
+
+    Created once, at the service's first start (`set_by` "first_start"), or with the operator's
+    `MAIL_SINCE`; replicas starting together all try to create it under the same id and the
+    store keeps only the first, so they agree. Later starts change it only when `MAIL_SINCE`
+    names another instant (`Moved`)."""
+
+    TOPIC = "notifications:MailingStart"
+    FIRST_START = "first_start"
+    MAIL_SINCE = "MAIL_SINCE"
+
+    class Created(Aggregate.Created):
+        TOPIC = "notifications:MailingStart.Created"
+        since: datetime
+        set_by: str
+
+    class Moved(Aggregate.Event):
+        TOPIC = "notifications:MailingStart.Moved"
+        since: datetime
+        set_by: str
+
+    @staticmethod
+    def create_id(**_: Any) -> UUID:
+        return MAILING_START_ID
+
+    @event(Created)
+    def __init__(self, since: datetime, set_by: str) -> None:
+        self.since = since
+        self.set_by = set_by
+
+    def move(self, since: datetime, set_by: str) -> None:
+        if since != self.since:
+            self._moved(since, set_by)
+
+    @event(Moved)
+    def _moved(self, since: datetime, set_by: str) -> None:
+        self.since = since
+        self.set_by = set_by
+
+    def mails(self, occurred_at: datetime) -> bool:
+        """Whether an event that occurred at `occurred_at` is e-mailed about (not history)."""
+        return occurred_at >= self.since

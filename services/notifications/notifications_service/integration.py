@@ -12,7 +12,9 @@ concerns (SPEC X-2), with the template values each kind needs:
 - payments: completed or failed, to the payer.
 
 Every handler is idempotent: the notification's id is derived from the envelope's event id, which
-is the same however often the message is delivered.
+is the same however often the message is delivered. Every handler passes on when the source event
+occurred (`envelope.occurred_at`): what happened before mailing began is history, replayed from
+the kept topics, and is not e-mailed (see `NotificationsApplication`).
 """
 
 from __future__ import annotations
@@ -86,12 +88,23 @@ def handlers(app: NotificationsApplication) -> dict[type[Contract], Handler]:
         def handle(envelope: Envelope, contract: Any) -> None:
             recipient_id = recipient(contract)
             if recipient_id is not None:
-                app.tell(str(envelope.event_id), recipient_id, kind, params(contract))
+                app.tell(
+                    str(envelope.event_id),
+                    recipient_id,
+                    kind,
+                    params(contract),
+                    occurred_at=envelope.occurred_at,
+                )
 
         return handle
 
     def user_registered(envelope: Envelope, contract: UserRegisteredV1) -> None:
-        app.user_registered(str(envelope.event_id), contract.user_id, contract.email)
+        app.user_registered(
+            str(envelope.event_id),
+            contract.user_id,
+            contract.email,
+            occurred_at=envelope.occurred_at,
+        )
 
     def profile_updated(envelope: Envelope, contract: ProfileUpdatedV1) -> None:
         if contract.display_name:
@@ -99,7 +112,11 @@ def handlers(app: NotificationsApplication) -> dict[type[Contract], Handler]:
 
     def protocol_requested(envelope: Envelope, contract: ProtocolRequestedV1) -> None:
         app.protocol_requested(
-            contract.document_id, contract.document_type, contract.title, contract.applicant_id
+            contract.document_id,
+            contract.document_type,
+            contract.title,
+            contract.applicant_id,
+            occurred_at=envelope.occurred_at,
         )
 
     def protocol_assigned(envelope: Envelope, contract: ProtocolAssignedV1) -> None:
@@ -108,6 +125,7 @@ def handlers(app: NotificationsApplication) -> dict[type[Contract], Handler]:
             contract.document_type,
             contract.protocol_number,
             contract.protocol_date,
+            occurred_at=envelope.occurred_at,
         )
 
     def request(c: Any) -> dict[str, str]:

@@ -3,12 +3,16 @@
 Field names are the environment variables' (case-insensitive): `SMTP_HOST`, `MAIL_FROM`, ...
 Locally the SMTP server is Mailpit (no authentication, no TLS); elsewhere a real relay, with
 `SMTP_USERNAME`/`SMTP_PASSWORD` and `SMTP_STARTTLS=true`.
+
+`MAIL_SINCE` is for an operator who rebuilds the service's database (or first deploys it with a
+known cut-over): events that occurred before it are not e-mailed, only listed in the portal.
+Unset, that instant is the service's first start, recorded once (`MailingStart`).
 """
 
 from __future__ import annotations
 
 from portal_web import ServiceSettings
-from pydantic import Field, SecretStr
+from pydantic import AwareDatetime, Field, SecretStr
 
 
 class NotificationsSettings(ServiceSettings):
@@ -24,6 +28,11 @@ class NotificationsSettings(ServiceSettings):
     mail_from: str = Field(
         "noreply@demo.portal.gr",
         description="The sender's address; its domain is also the Message-ID's right-hand side",
+    )
+    mail_since: AwareDatetime | None = Field(
+        None,
+        description="ISO-8601 with a time zone, e.g. 2026-11-25T12:00:00+02:00: e-mail nothing "
+        "that occurred before it (unset: nothing before the service's first start)",
     )
     mail_retry_base_seconds: float = Field(1.0, description="First wait after a failed send")
     mail_retry_max_seconds: float = Field(60.0, description="Longest wait between two attempts")

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from notifications_service.application import NotificationsApplication
-from notifications_service.domainmodel import Notification, NotificationNotFound
+from notifications_service.domainmodel import (
+    MailingStart,
+    NoEmail,
+    Notification,
+    NotificationNotFound,
+)
 from notifications_service.integration import euros, handlers
 from portal_events.contracts import (
     CertificateIssuedV1,
@@ -30,11 +36,29 @@ from portal_events.contracts import (
 from portal_events.envelope import Envelope, wrap
 
 NOW = datetime(2026, 3, 2, 10, 15, tzinfo=UTC)
+# The service's first start, in most tests: a day before their events.
+FIRST_START = NOW - timedelta(days=1)
+
+
+class Clock:
+    """The Application's clock, moved by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 @pytest.fixture
-def app():
-    app = NotificationsApplication()
+def clock() -> Clock:
+    return Clock(FIRST_START)
+
+
+@pytest.fixture
+def app(clock):
+    app = NotificationsApplication(clock=clock)
+    app.begin_mailing()  # as the service's start does
     yield app
     app.close()
 
@@ -48,14 +72,16 @@ class Deliver:
         self.handlers = handlers(app)
         self.sequence = 0
 
-    def __call__(self, contract: Contract, subject: Any = None) -> Envelope:
+    def __call__(
+        self, contract: Contract, subject: Any = None, occurred_at: datetime = NOW
+    ) -> Envelope:
         self.sequence += 1
         envelope = wrap(
             contract,
             source="test",
             subject=str(subject or uuid.uuid4()),
             sequence=self.sequence,
-            occurred_at=NOW,
+            occurred_at=occurred_at,
         )
         self.again(envelope)
         return envelope
@@ -82,21 +108,25 @@ def stored(app: NotificationsApplication, *topics: str) -> list[Any]:
     return list(app.recorder.select_notifications(start=1, limit=10_000, topics=topics))
 
 
-def registered(deliver: Deliver, name: str | None = "Ελένη Παπαδοπούλου") -> uuid.UUID:
+def registered(
+    deliver: Deliver, name: str | None = "Ελένη Παπαδοπούλου", at: datetime = NOW
+) -> uuid.UUID:
     user_id = uuid.uuid4()
     deliver(
         UserRegisteredV1(
             user_id=user_id,
             kind="citizen",
             email=f"{user_id.hex[:8]}@example.gr",
-            registered_at=NOW,
-        )
+            registered_at=at,
+        ),
+        occurred_at=at,
     )
     if name:
         deliver(
             ProfileUpdatedV1(
                 user_id=user_id, kind="citizen", display_name=name, profile_complete=True
-            )
+            ),
+            occurred_at=at,
         )
     return user_id
 
@@ -107,7 +137,7 @@ def test_x2_welcome_on_registration_to_the_registered_address(app, deliver):
     assert welcome.kind == "welcome"
     assert welcome.email_to == f"{user_id.hex[:8]}@example.gr"
     assert welcome.title == "Καλώς ήρθατε στην ηλεκτρονική πύλη του Δήμου"
-    assert welcome.email_due
+    assert welcome.email_due and welcome.no_email is None
 
 
 def test_x2_redelivered_events_make_no_second_notification(app, deliver):
@@ -156,7 +186,7 @@ def test_x2_anonymous_requests_have_nobody_to_tell(app, deliver):
             request_id=uuid.uuid4(), number="2026/000043", submitted_by=None, replied_at=NOW
         )
     )
-    assert stored(app) == []
+    assert stored(app, Notification.Created.TOPIC) == []
 
 
 def protocol_requested(
@@ -234,7 +264,7 @@ def test_x2_email_off_keeps_notifications_in_the_portal_but_security_notices_sti
     )
 
     _, reply, password, disabled = notifications_of(app, user_id)
-    assert (reply.email_to, reply.email_due) == (None, False)
+    assert (reply.email_to, reply.email_due, reply.no_email) == (None, False, NoEmail.EMAIL_OFF)
     assert password.kind == "password_changed" and password.email_due
     assert disabled.kind == "account_disabled" and disabled.email_due
     assert "Κατάχρηση" in disabled.body
@@ -250,6 +280,7 @@ def test_x2_no_address_known_means_in_the_portal_only(app, deliver):
     )
     (reply,) = notifications_of(app, stranger)
     assert reply.email_to is None and not reply.email_due
+    assert reply.no_email == NoEmail.NO_ADDRESS
 
 
 def test_x2_certificates_and_payments_tell_the_applicant_and_the_payer(app, deliver):
@@ -328,3 +359,145 @@ def test_x2_the_email_outcome_is_recorded_once(app, deliver):
     app.give_up_email(welcome.id, "too late")
     welcome = app.notification(welcome.id)
     assert (welcome.email_status, welcome.email_attempts, welcome.version) == ("sent", 1, 3)
+
+
+# --- since when e-mails are sent: history replayed from the kept topics is not mailed ----------
+# (issue 8: a first deployment, a reset consumer group or a rebuilt database reads every public
+# event from the beginning; people must not get months-old news by e-mail.)
+
+HISTORY = FIRST_START - timedelta(days=90)
+
+
+def replied(deliver: Deliver, user_id: uuid.UUID, occurred_at: datetime) -> Envelope:
+    return deliver(
+        RequestRepliedV1(
+            request_id=uuid.uuid4(),
+            number="2026/000046",
+            submitted_by=user_id,
+            replied_at=occurred_at,
+        ),
+        occurred_at=occurred_at,
+    )
+
+
+def test_x2_events_before_the_first_start_are_listed_but_not_emailed(app, deliver):
+    user_id = registered(deliver, at=HISTORY)
+    replied(deliver, user_id, HISTORY + timedelta(days=1))
+    replied(deliver, user_id, FIRST_START + timedelta(seconds=1))
+
+    welcome, old_reply, new_reply = notifications_of(app, user_id)
+    for old in (welcome, old_reply):
+        assert (old.email_to, old.email_due) == (None, False)
+        assert old.no_email == NoEmail.BEFORE_MAILING_BEGAN
+        assert old.title  # in the portal's list all the same
+    # The address learnt from the old registration is where the new reply goes.
+    assert new_reply.email_to == f"{user_id.hex[:8]}@example.gr" and new_reply.email_due
+
+
+def test_x2_old_security_notices_are_not_emailed_new_ones_are(app, deliver):
+    user_id = registered(deliver, at=HISTORY)
+    deliver(PasswordChangedV1(user_id=user_id, changed_at=HISTORY), occurred_at=HISTORY)
+    deliver(
+        UserDisabledV1(
+            user_id=user_id, reason="Κατάχρηση", disabled_by=uuid.uuid4(), disabled_at=HISTORY
+        ),
+        occurred_at=HISTORY,
+    )
+    deliver(PasswordChangedV1(user_id=user_id, changed_at=NOW), occurred_at=NOW)
+
+    _, old_password, old_disabled, new_password = notifications_of(app, user_id)
+    assert old_password.no_email == old_disabled.no_email == NoEmail.BEFORE_MAILING_BEGAN
+    assert not old_password.email_due and not old_disabled.email_due
+    assert new_password.kind == "password_changed" and new_password.email_due
+
+
+@pytest.mark.parametrize(
+    ("assigned_at", "emailed"),
+    [(HISTORY + timedelta(hours=1), False), (FIRST_START + timedelta(hours=1), True)],
+    ids=["both-halves-old", "number-assigned-after-the-first-start"],
+)
+def test_c4_x2_protocol_join_is_news_when_its_completing_half_is(
+    app, deliver, assigned_at, emailed
+):
+    user_id = registered(deliver, at=HISTORY)
+    document_id = uuid.uuid4()
+    deliver(protocol_requested(document_id, user_id), occurred_at=HISTORY)
+    deliver(protocol_assigned(document_id), occurred_at=assigned_at)
+
+    (told,) = [n for n in notifications_of(app, user_id) if n.kind == "protocol_assigned"]
+    assert told.email_due is emailed
+    assert told.no_email == (None if emailed else NoEmail.BEFORE_MAILING_BEGAN)
+
+
+def test_x2_an_outage_of_this_service_loses_no_email(app, deliver, clock):
+    """Mailing began at the first start; the service then stops for hours while other services
+    go on, and catches up after its restart: what happened meanwhile is e-mailed."""
+    user_id = registered(deliver, at=FIRST_START + timedelta(minutes=5))
+    during_outage = FIRST_START + timedelta(hours=5)
+    clock.now = FIRST_START + timedelta(hours=8)  # the restart
+    assert app.begin_mailing() == FIRST_START  # recorded once: a restart does not move it
+
+    replied(deliver, user_id, during_outage)
+    deliver(PasswordChangedV1(user_id=user_id, changed_at=during_outage), occurred_at=during_outage)
+
+    told = notifications_of(app, user_id)
+    assert [n.kind for n in told] == ["welcome", "request_replied", "password_changed"]
+    assert all(n.email_due for n in told)
+
+
+def test_x2_mail_since_sets_the_instant_for_a_rebuilt_database(deliver):
+    """A rebuilt database starts today, yet the operator says: e-mail nothing before yesterday
+    12:00 (`MAIL_SINCE`); without it nothing before today's start would be e-mailed."""
+    app = deliver.app
+    cut_over = FIRST_START - timedelta(hours=12)
+    assert app.begin_mailing(cut_over) == cut_over  # recorded as moved
+    start = app.mailing_start()
+    assert (start.since, start.set_by) == (cut_over, MailingStart.MAIL_SINCE)
+
+    user_id = registered(deliver, at=cut_over - timedelta(seconds=1))
+    replied(deliver, user_id, cut_over)
+    welcome, reply = notifications_of(app, user_id)
+    assert welcome.no_email == NoEmail.BEFORE_MAILING_BEGAN
+    assert reply.email_due  # at the instant itself: e-mailed
+
+    assert app.begin_mailing() == cut_over  # a later start without MAIL_SINCE keeps it
+    moved = [e.topic for e in stored(app, MailingStart.Created.TOPIC, MailingStart.Moved.TOPIC)]
+    assert moved == [MailingStart.Created.TOPIC, MailingStart.Moved.TOPIC]
+
+
+def test_x2_mail_since_at_the_first_start_is_recorded_as_such(clock):
+    app = NotificationsApplication(clock=clock)
+    try:
+        cut_over = datetime(2026, 2, 28, 12, tzinfo=UTC)
+        assert app.begin_mailing(cut_over) == cut_over
+        assert app.mailing_start().set_by == MailingStart.MAIL_SINCE
+    finally:
+        app.close()
+
+
+def test_x2_mailing_begins_on_first_use_if_no_start_recorded_it(clock):
+    app = NotificationsApplication(clock=clock)
+    try:
+        deliver = Deliver(app)
+        user_id = registered(deliver, at=FIRST_START - timedelta(seconds=1))
+        (welcome,) = notifications_of(app, user_id)
+        assert welcome.no_email == NoEmail.BEFORE_MAILING_BEGAN
+        assert (app.mailing_start().since, app.mailing_start().set_by) == (
+            FIRST_START,
+            MailingStart.FIRST_START,
+        )
+    finally:
+        app.close()
+
+
+def test_x2_notifications_stored_before_the_reason_was_recorded_still_load(app, deliver):
+    """Version 1 of `Notification.Created` had no `no_email`: it reads as None."""
+    user_id = registered(deliver, name=None)
+    (welcome,) = notifications_of(app, user_id)
+    (created,) = [
+        item for item in stored(app, Notification.Created.TOPIC) if item.originator_id == welcome.id
+    ]
+    state = app.mapper.transcoder.decode(created.state)
+    assert (state.pop("class_version"), state.pop("no_email")) == (2, None)
+    old = replace(created, state=app.mapper.transcoder.encode(state))
+    assert app.mapper.to_domain_event(old).no_email is None

@@ -28,14 +28,16 @@ MUNICIPALITY = "Δήμος Παραδείγματος"
 @pytest.fixture
 def notification():
     app = NotificationsApplication()
+    app.begin_mailing()
     user_id = uuid.uuid4()
-    app.user_registered("registered-1", user_id, "eleni@example.gr")
+    app.user_registered("registered-1", user_id, "eleni@example.gr", occurred_at=datetime.now(UTC))
     app.user_named(user_id, "Ελένη Παπαδοπούλου")
     told = app.tell(
         "replied-1",
         user_id,
         "request_replied",
         {"request_id": str(uuid.uuid4()), "number": "2026/000042"},
+        occurred_at=datetime.now(UTC),
     )
     yield app, told
     app.close()

@@ -32,6 +32,10 @@ class Clock:
         return self.now
 
 
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -41,6 +45,7 @@ def closed_port() -> int:
 @pytest.fixture
 def service(pg_env, mailpit) -> Iterator[tuple[NotificationsApplication, ReadModel, Mailer]]:
     app = NotificationsApplication(env=pg_env)
+    app.begin_mailing()  # as the service's start does: what the tests make next is e-mailed
     notifications = ReadModel(app, NotificationProjection, NotificationView)
     mailer = Mailer(
         app,
@@ -67,7 +72,7 @@ def test_x2_smtp_down_then_back_the_email_arrives_once_with_both_parts(service, 
     app, notifications, mailer = service
     user_id = uuid.uuid4()
     address = f"mailer-{user_id.hex[:12]}@example.gr"
-    welcome = app.user_registered(f"registered/{user_id}", user_id, address)
+    welcome = app.user_registered(f"registered/{user_id}", user_id, address, occurred_at=now())
     assert welcome is not None
     settle(app, notifications)
 
@@ -101,10 +106,12 @@ def test_x2_email_turned_off_sends_nothing_but_a_security_notice(service, mailpi
     mailer.server = SmtpServer(mailpit.smtp_host, mailpit.smtp_port, timeout_seconds=5)
     user_id = uuid.uuid4()
     address = f"mailer-off-{user_id.hex[:12]}@example.gr"
-    app.user_registered(f"registered/{user_id}", user_id, address)
+    app.user_registered(f"registered/{user_id}", user_id, address, occurred_at=now())
     app.set_email_preference(user_id, False)
-    app.tell(f"replied/{user_id}", user_id, "request_replied", {"request_id": "x", "number": "1"})
-    app.tell(f"password/{user_id}", user_id, "password_changed", {"changed_at": "02/03/2026"})
+    replied = {"request_id": "x", "number": "1"}
+    app.tell(f"replied/{user_id}", user_id, "request_replied", replied, occurred_at=now())
+    changed = {"changed_at": "02/03/2026"}
+    app.tell(f"password/{user_id}", user_id, "password_changed", changed, occurred_at=now())
     settle(app, notifications)
     while mailer.process_one():
         settle(app, notifications)
