@@ -61,11 +61,14 @@ test: venv
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
-.PHONY: bench bench-submissions bench-payments
-bench: bench-submissions bench-payments
+.PHONY: bench bench-submissions bench-payments bench-certificates
+bench: bench-submissions bench-payments bench-certificates
 
 bench-submissions: venv
 	$(PY) bench/submissions.py
 
 bench-payments: venv
 	$(PY) bench/payments.py
+
+bench-certificates: venv
+	$(PY) bench/certificates.py

@@ -337,9 +337,15 @@ class ReadModel(Generic[View]):
             pause = min(pause * 2, 0.05)
         return True
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Stop following the log; the view still answers queries."""
         self._stopping.set()
         if self.leading:  # wake the follower from its wait for a notification
             with suppress(Exception), self._recorder.datastore.get_connection() as conn:
                 conn.execute(notify_statement(self._recorder))
         self._thread.join(timeout=10)
+
+    def close(self) -> None:
+        """Stop following and close the view's connection pool (it has one of its own)."""
+        self.stop()
+        self._postgres_view.datastore.close()

@@ -124,7 +124,7 @@ def test_health_fails_only_when_the_view_lags_for_longer_than_the_threshold(parc
     threshold = 0.3
     stopped = read_model(lag_threshold_seconds=threshold)
     assert stopped.wait(app.save(Parcel(label="first"))[-1].notification.id, timeout=5)
-    stopped.close()
+    stopped.stop()
     assert stopped.health().ok
     assert stopped.health().detail == {
         "lag_events": 0,
