@@ -41,6 +41,8 @@ APPLICATION = {
     "details": "Μέτρηση χρόνου έκδοσης.",
     "delivery_method": "email",
 }
+# The subject of notifications' "certificate issued" e-mail (its templates.toml) begins so.
+ISSUED_SUBJECT = "Εκδόθηκε το πιστοποιητικό σας"
 POLL_SECONDS = 0.01
 TIMEOUT_SECONDS = 60
 
@@ -130,7 +132,10 @@ def main() -> None:
         citizen, clerk, email = set_up(gateway, stack)
 
         def e_mail_naming(number: str) -> bool:
-            found = mailpit.get("/api/v1/search", params={"query": f'to:{email} "{number}"'})
+            """Whether the "issued" e-mail of application `number` is in the mailbox (the
+            protocol number's e-mail names the application too: the subject tells them apart)."""
+            query = f'to:{email} subject:"{ISSUED_SUBJECT}" "{number}"'
+            found = mailpit.get("/api/v1/search", params={"query": query})
             found.raise_for_status()
             return found.json()["messages_count"] > 0
 
