@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from certificate_applications import FAMILY_STATUS, VERIFICATION
 from portal_roles import CITIZEN_PROFILE
 
 
@@ -133,3 +134,58 @@ def _eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float
 def eventually() -> Callable[..., Any]:
     """Poll until a check returns something truthy (for what crosses Kafka); fail at timeout."""
     return _eventually
+
+
+# --- the protocol registry simulator (SPEC R-4, C-4) ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def registry_simulator(stack) -> Iterator[httpx.Client]:
+    """The protocol registry simulator, through the gateway's operators' listener (it is not on
+    the public one, issue 6)."""
+    base_url = f"{stack.gateway_operators_url}/protocol-registry"
+    with httpx.Client(base_url=base_url, timeout=15.0) as client:
+        yield client
+
+
+@pytest.fixture
+def registry(registry_simulator) -> Iterator[Callable[..., None]]:
+    """registry(mode, delay_seconds=None): the simulator's outage switch; up after the test."""
+
+    def set_mode(mode: str, delay_seconds: float | None = None) -> None:
+        body = {"mode": mode} | ({"delay_seconds": delay_seconds} if delay_seconds else {})
+        response = registry_simulator.put("/control", json=body)
+        assert response.status_code == 200, response.text
+
+    yield set_mode
+    set_mode("up")
+
+
+# --- applicants of certificates (SPEC C-1) ----------------------------------------------------
+
+
+@pytest.fixture
+def verified_citizen(new_citizen, clerk_of, eventually) -> Callable[[], User]:
+    """verified_citizen() -> a citizen with a complete profile, verified in person by a clerk
+    (ID-3), once the certificates service has heard so (C-1, through identity's events)."""
+
+    def make() -> User:
+        citizen = new_citizen()
+        verified = clerk_of("citizen_services").post(
+            f"/identity/users/{citizen.user_id}/verification", json=VERIFICATION
+        )
+        assert verified.status_code == 201, verified.text
+        eventually(lambda: may_apply_for_certificates(citizen))
+        return citizen
+
+    return make
+
+
+def may_apply_for_certificates(citizen: User) -> bool:
+    """Whether certificates lets the citizen apply, asked without applying: an application
+    with a wrong field is 422 for an eligible applicant and 403 for anyone else."""
+    response = citizen.post(
+        "/certificates/civil-registry", json=FAMILY_STATUS | {"certificate_type": "?"}
+    )
+    assert response.status_code in (403, 422), response.text
+    return response.status_code == 422

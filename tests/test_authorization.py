@@ -31,6 +31,7 @@ from portal_stack.services import load as load_service_list
 
 sys.path.insert(0, str(Path(__file__).parent))
 from authorization_matrix import CLERK_DEPARTMENTS, DEPARTMENT, MATRIX, Route, clerk_department
+from certificate_applications import FAMILY_STATUS, TAP, VERIFICATION
 from fine_payments import (
     SUCCESS_CARD,
     fine_types,
@@ -145,7 +146,7 @@ class World:
         (C-4), so that it can be issued."""
         citizen = self.people[CITIZEN].headers
         response = self.gateway.post(
-            "/certificates/civil-registry", json=CERTIFICATE_APPLICATION, headers=citizen
+            "/certificates/civil-registry", json=FAMILY_STATUS, headers=citizen
         )
         assert response.status_code == 201, response.text
         certificate_id = response.json()["id"]
@@ -276,9 +277,7 @@ def world(stack, gateway, admin, eventually) -> World:
 def certificates_accept(gateway: httpx.Client, headers: dict[str, str]) -> bool:
     """Whether the certificates service has learnt that the user is verified (C-1): it hears it
     from identity's events, a moment after the clerk's verification. The probe applies once."""
-    probe = gateway.post(
-        "/certificates/civil-registry", json=CERTIFICATE_APPLICATION, headers=headers
-    )
+    probe = gateway.post("/certificates/civil-registry", json=FAMILY_STATUS, headers=headers)
     assert probe.status_code in (201, 403), probe.text
     return probe.status_code == 201
 
@@ -315,22 +314,7 @@ def bank_order_notification(stack, payment_id: str) -> dict[str, Any]:
 
 # --- how each route is called -----------------------------------------------------------------
 
-VERIFICATION = {"document_type": "identity_card", "document_number": "ΑΒ123456"}
 DISABLING = {"reason": "Αποχώρησε από την υπηρεσία"}
-CERTIFICATE_APPLICATION = {
-    "certificate_type": "family_status",
-    "details": "Για την εγγραφή του παιδιού στο σχολείο.",
-    "delivery_method": "email",
-}
-TAP_APPLICATION = {
-    "property": {
-        "address": "Ερμού 10, 10563 Αθήνα",
-        "electricity_supply_number": "1 12345678-01 2",
-        "area_m2": 85,
-    },
-    "details": "Για τη μεταβίβαση του ακινήτου.",
-    "delivery_method": "email",
-}
 Body = Callable[[World, str], dict[str, Any]]  # (world, role) -> httpx keyword arguments
 
 
@@ -427,8 +411,8 @@ RECIPES: dict[Route, Recipe] = {
     ("POST", "/requests/{request_id}/protocol"): Recipe(
         fresh=lambda world: {"request_id": world.new_request()}
     ),
-    ("POST", "/certificates/civil-registry"): Recipe(json_body(CERTIFICATE_APPLICATION)),
-    ("POST", "/certificates/tap"): Recipe(json_body(TAP_APPLICATION)),
+    ("POST", "/certificates/civil-registry"): Recipe(json_body(FAMILY_STATUS)),
+    ("POST", "/certificates/tap"): Recipe(json_body(TAP)),
     # Each successful clerk's action on an application of its own (issued and rejected are final).
     ("POST", "/certificates/{certificate_id}/status"): Recipe(
         json_body({"status": "under_review"}),

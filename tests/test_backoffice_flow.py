@@ -11,8 +11,8 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
+from certificate_applications import FAMILY_STATUS, TAP
 from portal_roles import CITIZEN_PROFILE
 
 pytestmark = pytest.mark.integration
@@ -24,40 +24,6 @@ COMPLAINT = {
     "subject": "Λακκούβα στην οδό Αιόλου",
     "text": "Μεγάλη λακκούβα μπροστά στο νούμερο 12.",
 }
-FAMILY_STATUS = {
-    "certificate_type": "family_status",
-    "details": "Για την εγγραφή του παιδιού στο σχολείο.",
-    "delivery_method": "collect_town_hall",
-}
-TAP = {
-    "property": {
-        "address": "Ερμού 10, 10563 Αθήνα",
-        "electricity_supply_number": "112345678012",
-        "area_m2": 85,
-    },
-    "details": "Για τη μεταβίβαση του ακινήτου.",
-    "delivery_method": "post",
-    "delivery_address": "Ερμού 10, 10563 Αθήνα",
-}
-VERIFICATION = {"document_type": "identity_card", "document_number": "ΑΒ123456"}
-
-
-@pytest.fixture(scope="module")
-def registry_simulator(stack):
-    with httpx.Client(base_url=f"{stack.gateway_operators_url}/protocol-registry", timeout=15) as c:
-        yield c
-
-
-@pytest.fixture
-def registry(registry_simulator):
-    """Set the protocol registry simulator's mode; it is left up after every test."""
-
-    def set_mode(mode: str) -> None:
-        response = registry_simulator.put("/control", json={"mode": mode})
-        assert response.status_code == 200, response.text
-
-    yield set_mode
-    set_mode("up")
 
 
 def worklist_item(user, item_id: str, **params) -> dict | None:
@@ -169,23 +135,19 @@ def test_x3_a_protocol_registration_pending_is_on_the_worklist_until_assigned(
 
 
 def test_x3_certificate_applications_are_on_their_departments_worklists(
-    new_citizen, clerk_of, eventually
+    verified_citizen, clerk_of, eventually
 ):
     """A civil-registry application on the civil registry's worklist, a TAP one on revenue's;
     neither on the other's."""
-    citizen = new_citizen()
-    verified = clerk_of(DEPARTMENT).post(
-        f"/identity/users/{citizen.user_id}/verification", json=VERIFICATION
-    )
-    assert verified.status_code == 201, verified.text
+    citizen = verified_citizen()
 
-    def applied(path: str, body: dict) -> str | None:
+    def applied(path: str, body: dict) -> str:
         response = citizen.post(path, json=body)
-        return response.json()["id"] if response.status_code == 201 else None
+        assert response.status_code == 201, response.text
+        return response.json()["id"]
 
-    family_status = eventually(lambda: applied("/certificates/civil-registry", FAMILY_STATUS))
+    family_status = applied("/certificates/civil-registry", FAMILY_STATUS)
     tap = applied("/certificates/tap", TAP)
-    assert tap is not None
     civil_registry, revenue = clerk_of("civil_registry"), clerk_of("revenue")
 
     item = eventually(lambda: worklist_item(civil_registry, family_status, kind="certificate"))

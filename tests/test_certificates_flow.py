@@ -8,75 +8,12 @@ from __future__ import annotations
 import io
 import uuid
 
-import httpx
 import pytest
+from certificate_applications import FAMILY_STATUS, TAP
 from portal_roles import CITIZEN_PROFILE
 from pypdf import PdfReader
 
 pytestmark = pytest.mark.integration
-
-FAMILY_STATUS = {
-    "certificate_type": "family_status",
-    "details": "Για την εγγραφή του παιδιού στο σχολείο.",
-    "delivery_method": "collect_town_hall",
-}
-TAP = {
-    "property": {
-        "address": "Ερμού 10, 10563 Αθήνα",
-        "electricity_supply_number": "112345678012",
-        "area_m2": 85,
-    },
-    "details": "Για τη μεταβίβαση του ακινήτου.",
-    "delivery_method": "post",
-    "delivery_address": "Ερμού 10, 10563 Αθήνα",
-}
-VERIFICATION = {"document_type": "identity_card", "document_number": "ΑΒ123456"}
-
-
-@pytest.fixture(scope="module")
-def registry_simulator(stack):
-    """The protocol registry simulator, on the gateway's operators' listener."""
-    with httpx.Client(base_url=f"{stack.gateway_operators_url}/protocol-registry", timeout=15) as c:
-        yield c
-
-
-@pytest.fixture
-def registry(registry_simulator):
-    """Set the registry simulator's mode; it is left up after every test."""
-
-    def set_mode(mode: str) -> None:
-        response = registry_simulator.put("/control", json={"mode": mode})
-        assert response.status_code == 200, response.text
-
-    yield set_mode
-    set_mode("up")
-
-
-@pytest.fixture
-def verified_citizen(new_citizen, clerk_of, eventually):
-    """verified_citizen() -> a citizen with a complete profile, verified in person by a clerk
-    (ID-3), once the certificates service has heard so (C-1, through identity's events)."""
-
-    def make():
-        citizen = new_citizen()
-        verified = clerk_of("citizen_services").post(
-            f"/identity/users/{citizen.user_id}/verification", json=VERIFICATION
-        )
-        assert verified.status_code == 201, verified.text
-        eventually(lambda: eligible(citizen))
-        return citizen
-
-    return make
-
-
-def eligible(citizen) -> bool:
-    """Whether certificates lets the citizen apply, asked without applying: an application
-    with a wrong field is 422 for an eligible applicant and 403 for anyone else."""
-    response = citizen.post(
-        "/certificates/civil-registry", json=FAMILY_STATUS | {"certificate_type": "?"}
-    )
-    assert response.status_code in (403, 422), response.text
-    return response.status_code == 422
 
 
 def protocol_of(user, certificate_id: str) -> dict | None:

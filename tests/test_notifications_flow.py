@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+from certificate_applications import FAMILY_STATUS
 from portal_stack import faults
 from portal_stack.config import Config
 
@@ -208,51 +209,13 @@ def test_x2_smtp_down_emails_are_sent_once_when_it_is_back(
 
 # --- a certificate's protocol number that arrived late (SPEC C-4, X-2) -------------------------
 
-VERIFICATION = {"document_type": "identity_card", "document_number": "ΑΒ123456"}
-CERTIFICATE_APPLICATION = {
-    "certificate_type": "family_status",
-    "details": "Για την εγγραφή του παιδιού στο σχολείο.",
-    "delivery_method": "email",
-}
-
-
-@pytest.fixture
-def registry(stack) -> Iterator[Callable[[str], None]]:
-    """The protocol registry simulator's switch, through the gateway's operators' listener;
-    left up after the test."""
-    base_url = f"{stack.gateway_operators_url}/protocol-registry"
-    with httpx.Client(base_url=base_url, timeout=15.0) as simulator:
-
-        def set_mode(mode: str) -> None:
-            response = simulator.put("/control", json={"mode": mode})
-            assert response.status_code == 200, response.text
-
-        yield set_mode
-        set_mode("up")
-
-
-def certificates_know_verified(citizen) -> bool:
-    """Whether certificates has learnt from identity's events that the citizen is verified
-    (C-1): an application with a made-up delivery method is then 422, not 403."""
-    probe = citizen.post(
-        "/certificates/civil-registry",
-        json=CERTIFICATE_APPLICATION | {"delivery_method": "no-such-method"},
-    )
-    return probe.status_code == 422
-
 
 def test_c4_x2_late_protocol_number_of_a_certificate_is_notified_and_emailed(
-    new_citizen, clerk_of, eventually, mailbox, registry
+    verified_citizen, eventually, mailbox, registry
 ):
-    citizen = new_citizen()
-    verified = clerk_of(DEFAULT_DEPARTMENT).post(
-        f"/identity/users/{citizen.user_id}/verification", json=VERIFICATION
-    )
-    assert verified.status_code == 201, verified.text
-    eventually(lambda: certificates_know_verified(citizen))
-
+    citizen = verified_citizen()
     registry("down")
-    created = citizen.post("/certificates/civil-registry", json=CERTIFICATE_APPLICATION)
+    created = citizen.post("/certificates/civil-registry", json=FAMILY_STATUS)
     assert created.status_code == 201, created.text
     assert created.json()["protocol_status"] == "pending"
     certificate_id = created.json()["id"]

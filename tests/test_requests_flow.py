@@ -3,7 +3,6 @@ protocol, the registry simulator and Kafka (SPEC R-1..R-5, ID-1, ID-2; issue 2 �
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 pytestmark = pytest.mark.integration
@@ -16,28 +15,6 @@ COMPLAINT = {
     "text": "Ο φανοστάτης στη γωνία Ερμού και Αιόλου δεν ανάβει εδώ και μία εβδομάδα.",
     "desired_action": "Επισκευή του φανοστάτη",
 }
-
-
-@pytest.fixture(scope="module")
-def registry_simulator(stack):
-    """The protocol registry simulator, through the gateway's operators' listener (it is not on
-    the public one, issue 6)."""
-    base_url = f"{stack.gateway_operators_url}/protocol-registry"
-    with httpx.Client(base_url=base_url, timeout=15.0) as client:
-        yield client
-
-
-@pytest.fixture
-def registry(registry_simulator):
-    """The protocol registry simulator's control endpoint; left up after every test."""
-
-    def set_mode(mode: str, delay_seconds: float | None = None) -> None:
-        body = {"mode": mode} | ({"delay_seconds": delay_seconds} if delay_seconds else {})
-        response = registry_simulator.put("/control", json=body)
-        assert response.status_code == 200, response.text
-
-    yield set_mode
-    set_mode("up")
 
 
 def _protocol_of(user, request_id):
