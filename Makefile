@@ -53,7 +53,7 @@ reset: venv
 # with a progress display (SPEC X-3). Its settings' defaults are the local stack's servers.
 .PHONY: rebuild-worklist
 rebuild-worklist: venv
-	$(PY) -m backoffice_service.rebuild
+	$(PY) -m backoffice_service.rebuild $(ARGS)
 
 # The tests' session fixture calls portal_stack.ensure_up(), so no separate `make up` is needed.
 .PHONY: test

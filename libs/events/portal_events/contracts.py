@@ -446,3 +446,88 @@ class CertificateRejectedV1(CertificateContract):
     reason: str
     rejected_by: UUID
     rejected_at: datetime
+
+
+# --- business services (SPEC B-1..B-3) ------------------------------------------------------
+
+PeriodType = Literal["monthly", "quarterly"]
+
+
+@contract
+class WarrantIssuedV1(Contract):
+    """The municipal information system holds a new payment warrant for a supplier business
+    (SPEC B-1), seen by the business service when it synchronised: the business's users are
+    told (X-2)."""
+
+    TYPE: ClassVar[str] = "WarrantIssued"
+    VERSION: ClassVar[int] = 1
+
+    warrant_id: UUID = Field(description="Stable per (ΑΦΜ, warrant number)")
+    number: str = Field(description="The warrant's number in the information system")
+    afm: str
+    recipients: list[UUID] = Field(description="The business users of that ΑΦΜ, to be told")
+    amount: int = Field(description="In cents of EUR")
+    description: str
+    issued_on: date
+
+
+@contract
+class WarrantPaidV1(Contract):
+    """A payment warrant was paid to the business (SPEC B-1)."""
+
+    TYPE: ClassVar[str] = "WarrantPaid"
+    VERSION: ClassVar[int] = 1
+
+    warrant_id: UUID
+    number: str
+    afm: str
+    recipients: list[UUID]
+    amount: int = Field(description="In cents of EUR")
+    paid_on: date
+
+
+class TaxDeclarationContract(Contract):
+    """What every tax declaration event repeats, so that each is understood alone."""
+
+    declaration_id: UUID
+    afm: str
+    business_id: UUID = Field(description="The business user who declared")
+    period_type: PeriodType
+    period: int = Field(description="1-12 (monthly) or 1-4 (quarterly)")
+    year: int
+
+
+@contract
+class TaxDeclarationAcceptedV1(TaxDeclarationContract):
+    """The declaration's payment completed: it is accepted (SPEC B-2) and is being filed with the
+    municipal information system."""
+
+    TYPE: ClassVar[str] = "TaxDeclarationAccepted"
+    VERSION: ClassVar[int] = 1
+
+    total: int = Field(description="Tax plus surcharges paid, in cents of EUR")
+    payment_id: UUID
+    accepted_at: datetime
+
+
+@contract
+class TaxDeclarationRejectedV1(TaxDeclarationContract):
+    """The declaration was not paid (failed or expired payment, or its quote expired): it is
+    rejected and must be submitted again (SPEC B-2)."""
+
+    TYPE: ClassVar[str] = "TaxDeclarationRejected"
+    VERSION: ClassVar[int] = 1
+
+    reason: Literal["payment_failed", "payment_expired", "quote_expired"]
+    rejected_at: datetime
+
+
+@contract
+class TaxDeclarationFiledV1(TaxDeclarationContract):
+    """The municipal information system has the accepted declaration (SPEC B-2)."""
+
+    TYPE: ClassVar[str] = "TaxDeclarationFiled"
+    VERSION: ClassVar[int] = 1
+
+    filed_at: datetime
+    receipt: str = Field(description="The information system's reference for the filing")

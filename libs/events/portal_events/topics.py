@@ -36,6 +36,7 @@ PROTOCOL_REGISTRATION_EVENTS = "protocol.registration.events"
 PAYMENTS_PAYMENT_EVENTS = "payments.payment.events"
 FINES_FINE_EVENTS = "fines.fine.events"
 CERTIFICATES_CERTIFICATE_EVENTS = "certificates.certificate.events"
+BUSINESS_TAX_EVENTS = "business.tax.events"
 
 # Public events are kept forever: read models built only from them (the back-office worklist,
 # SPEC X-3) are rebuilt from offset zero, so an event deleted by retention would be a case lost.
@@ -48,6 +49,7 @@ EVENT_TOPICS = tuple(
         PAYMENTS_PAYMENT_EVENTS,
         FINES_FINE_EVENTS,
         CERTIFICATES_CERTIFICATE_EVENTS,
+        BUSINESS_TAX_EVENTS,
     )
 )
 
