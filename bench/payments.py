@@ -28,14 +28,12 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
-from urllib.parse import urljoin
 
 import httpx
+from bank_page import SUCCESS_CARD, pay_at_bank
 from figures import ms, percentile
 from portal_stack import ensure_up
 
-SUCCESS_CARD = "4111111111111111"
 PLATE_LETTERS = "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"
 PROFILE = {
     "first_name": "Ελένη",
@@ -49,16 +47,6 @@ PROFILE = {
 }
 STEPS = ("lookup", "payment", "checkout", "bank page", "card posted", "shown paid")
 PAID_TIMEOUT_SECONDS = 60
-
-
-class FormAction(HTMLParser):
-    """The action of the bank page's form."""
-
-    action: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "form" and self.action is None:
-            self.action = dict(attrs).get("action") or ""
 
 
 @dataclass
@@ -141,20 +129,7 @@ async def pay_one(
     )
     redirect_url = created.raise_for_status().json()["redirect_url"]
     mark("payment")
-    checkout = await browser.get(redirect_url)
-    if checkout.status_code != 303:
-        raise RuntimeError(f"checkout: {checkout.status_code} {checkout.text[:200]}")
-    page_url = urljoin(redirect_url, checkout.headers["location"])
-    mark("checkout")
-    page = (await browser.get(page_url)).raise_for_status()
-    form = FormAction()
-    form.feed(page.text)
-    mark("bank page")
-    card = {"card_number": SUCCESS_CARD, "expiry": "12/30", "cvc": "123", "holder": "BENCH"}
-    posted = await browser.post(urljoin(page_url, form.action or ""), data=card)
-    if posted.status_code != 303:
-        raise RuntimeError(f"bank: {posted.status_code} {posted.text[:200]}")
-    mark("card posted")
+    await pay_at_bank(browser, redirect_url, SUCCESS_CARD, mark)
     deadline = time.perf_counter() + PAID_TIMEOUT_SECONDS
     while (await portal.get(f"/fines/{fine_id}", headers=citizen.headers)).json()[
         "status"
