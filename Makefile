@@ -61,8 +61,8 @@ test: venv
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
-.PHONY: bench bench-submissions bench-payments bench-certificates
-bench: bench-submissions bench-payments bench-certificates
+.PHONY: bench bench-submissions bench-payments bench-certificates bench-tax
+bench: bench-submissions bench-payments bench-certificates bench-tax
 
 bench-submissions: venv
 	$(PY) bench/submissions.py
@@ -72,3 +72,6 @@ bench-payments: venv
 
 bench-certificates: venv
 	$(PY) bench/certificates.py
+
+bench-tax: venv
+	$(PY) bench/tax_declarations.py
