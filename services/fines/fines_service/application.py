@@ -18,8 +18,9 @@ from uuid import UUID
 import structlog
 from eventsourcing.persistence import IntegrityError
 from portal_events.application import Idempotency, ServiceApplication, Written
+from portal_events.payables import RF_REFERENCE_SHAPE, format_euros
 
-from fines_service.catalogue import Catalogue, FineType, Quote, format_euros, quote
+from fines_service.catalogue import Catalogue, FineType, Quote, quote
 from fines_service.domainmodel import (
     FINES_DEPARTMENT,
     Fine,
@@ -35,11 +36,7 @@ from fines_service.domainmodel import (
     fine_id_for,
     profile_id_for,
 )
-from fines_service.identifiers import (
-    RF_REFERENCE_SHAPE,
-    fine_reference,
-    plate_for_display,
-)
+from fines_service.identifiers import fine_reference, plate_for_display
 from fines_service.register import FineNumberTaken, FinesRegister, RegisteredFine
 
 log = structlog.get_logger()

@@ -8,15 +8,13 @@ times may cost two amounts (F-5), and each quote says until when it holds.
 
 from __future__ import annotations
 
-import calendar
 import tomllib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from importlib import resources
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-ATHENS = ZoneInfo("Europe/Athens")
+from portal_events.payables import ATHENS, add_months, months_started, round_half_up
 
 
 class CatalogueInvalid(Exception):
@@ -134,14 +132,12 @@ def quote(base: int, issued_at: datetime, now: datetime, schedule: SurchargeSche
     """
     late_from = _athens_midnight(issued_at.astimezone(ATHENS).date(), schedule.grace_days + 1)
     cap = base * schedule.cap_percent // 100
-    months_late = _months_started(late_from, now)
-    surcharges = min(
-        cap, _round_half_up(base * schedule.monthly_basis_points * months_late, 10_000)
-    )
+    months_late = months_started(late_from, now)
+    surcharges = min(cap, round_half_up(base * schedule.monthly_basis_points * months_late, 10_000))
     if surcharges >= cap and months_late > 0:
         next_change = None  # capped: the amount will not change any more
     else:
-        next_change = _add_months(late_from, months_late)
+        next_change = add_months(late_from, months_late)
     longest = now + schedule.max_quote_validity
     valid_until = longest if next_change is None else min(next_change, longest)
     return Quote(
@@ -155,35 +151,3 @@ def quote(base: int, issued_at: datetime, now: datetime, schedule: SurchargeSche
 
 def _athens_midnight(day: date, days_later: int) -> datetime:
     return datetime.combine(day + timedelta(days=days_later), time(), tzinfo=ATHENS)
-
-
-def _months_started(start: datetime, now: datetime) -> int:
-    """How many months (the first one starting at `start`) have started by `now`; 0 before."""
-    if now < start:
-        return 0
-    local = now.astimezone(ATHENS)
-    months = (local.year - start.year) * 12 + (local.month - start.month)
-    # `months` whole months may not have passed yet (e.g. from the 31st): step back if so.
-    if _add_months(start, months) > now:
-        months -= 1
-    return months + 1
-
-
-def _add_months(moment: datetime, months: int) -> datetime:
-    """`moment` (Athens local) `months` calendar months later, the day kept or clamped to the
-    month's last day (31 Jan + 1 month = 28/29 Feb)."""
-    index = moment.month - 1 + months
-    year, month = moment.year + index // 12, index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
-
-
-def _round_half_up(numerator: int, denominator: int) -> int:
-    return (2 * numerator + denominator) // (2 * denominator)
-
-
-def format_euros(cents: int) -> str:
-    """An amount as Greek readers write it: 123456 -> "1.234,56 €" (human-facing text only)."""
-    euros, rest = divmod(abs(cents), 100)
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{euros:,}".replace(",", ".") + f",{rest:02d} €"

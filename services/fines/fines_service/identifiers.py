@@ -5,16 +5,16 @@ Plates: Greek plates use only the 14 capital letters that have a Latin look-alik
 normal form is upper case, Latin, letters and digits only: "ΥΖΑ-1234", "yza 1234" and "YZA1234"
 are one plate. Fine numbers: upper case, spaces and dashes dropped.
 
-RF codes (ISO 11649 structured creditor reference): "RF", two check digits, then the reference
-(1-21 letters or digits). The check digits make a mistyped code detectable: moving "RF" and the
-digits to the end and reading letters as numbers (A=10 ... Z=35), the number is 1 mod 97. The
-fines service gives every fine the reference <municipality code><fine number>, as Greek public
-bodies print an RF code on their bills.
+RF codes (ISO 11649, made and checked by `portal_events.payables`): the fines service gives
+every fine the reference <municipality code><fine number>, as Greek public bodies print an RF
+code on their bills; `normalise_rf` reads one as people type it.
 """
 
 from __future__ import annotations
 
 import re
+
+from portal_events.payables import RF_SHAPE, is_valid_rf, rf_code
 
 GREEK_LOOKALIKES = "ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ"
 LATIN_LOOKALIKES = "ABEZHIKMNOPTYX"
@@ -24,8 +24,6 @@ _SEPARATORS = re.compile(r"[\s\-‐‑‒–—]+")  # spaces and every kind of 
 
 PLATE_SHAPE = re.compile(r"^[A-Z0-9]{2,10}$")
 FINE_NUMBER_SHAPE = re.compile(r"^[A-Z0-9]{1,15}$")
-RF_REFERENCE_SHAPE = re.compile(r"^[A-Z0-9]{1,21}$")
-RF_SHAPE = re.compile(r"^RF[0-9]{2}[A-Z0-9]{1,21}$")
 
 
 def normalise_plate(typed: str) -> str:
@@ -51,23 +49,6 @@ def normalise_fine_number(typed: str) -> str:
     if not FINE_NUMBER_SHAPE.match(number):
         raise ValueError("must be 1 to 15 letters and digits (spaces and dashes are ignored)")
     return number
-
-
-def _as_digits(text: str) -> int:
-    return int("".join(str(int(ch, 36)) for ch in text))
-
-
-def rf_code(reference: str) -> str:
-    """The RF code of `reference` (1-21 letters or digits, upper case)."""
-    if not RF_REFERENCE_SHAPE.match(reference):
-        raise ValueError(f"an RF reference is 1 to 21 letters or digits, not {reference!r}")
-    check = 98 - _as_digits(reference + "RF00") % 97
-    return f"RF{check:02d}{reference}"
-
-
-def is_valid_rf(code: str) -> bool:
-    """Whether `code` is a well-formed RF code with the right check digits."""
-    return bool(RF_SHAPE.match(code)) and _as_digits(code[4:] + code[:4]) % 97 == 1
 
 
 def normalise_rf(typed: str) -> str:

@@ -10,9 +10,9 @@ from fines_service.catalogue import (
     Catalogue,
     CatalogueInvalid,
     SurchargeSchedule,
-    format_euros,
     quote,
 )
+from portal_events.payables import format_euros
 
 SCHEDULE = SurchargeSchedule(
     grace_days=60, monthly_basis_points=73, cap_percent=100, max_quote_validity=timedelta(hours=24)

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 from fines_service.identifiers import (
     fine_reference,
-    is_valid_rf,
     normalise_fine_number,
     normalise_plate,
     normalise_rf,
     plate_for_display,
-    rf_code,
 )
+from portal_events.payables import is_valid_rf, rf_code
 
 
 @pytest.mark.parametrize(
