@@ -10,7 +10,10 @@ department the route's service works for (`clerk_department`): `technical` for t
 the worklist, the municipal police for fines (F-4: they record fines and list them), the revenue
 department for payments (the reconciliation list), the civil registry for certificates. The
 citizen, the business and the other citizen are verified in person (C-1), so that each may
-apply for a certificate of their own. The columns, one per role of `portal_roles.ROLES`:
+apply for a certificate of their own. The business services (B-1..B-3) are for businesses only:
+there the resources are the business's (its tax declaration, an assessed debt of its ΑΦΜ), so
+`busn` is their owner and every other role is refused (403) before any id is looked at.
+The columns, one per role of `portal_roles.ROLES`:
 
     anon   anonymous       no token
     citz   citizen         the resource's owner
@@ -143,6 +146,16 @@ GET    /backoffice/health                              200  200  200  200  200  
 GET    /backoffice/worklist                            401  403  403  403  200  200  200  200
 GET    /backoffice/summary                             401  403  403  403  200  200  200  200
 GET    /backoffice/deadlines                           401  403  403  403  200  200  200  200
+GET    /business/health                                200  200  200  200  200  200  200  200
+GET    /business/tax/rules                             200  200  200  200  200  200  200  200
+GET    /business/warrants                              401  403  200  403  403  403  403  403
+POST   /business/tax-declarations                      401  403  201  403  403  403  403  403
+GET    /business/tax-declarations                      401  403  200  403  403  403  403  403
+GET    /business/tax-declarations/{declaration_id}     401  403  200  403  403  403  403  403
+POST   /business/tax-declarations/{declaration_id}/payment 401 403 201  403  403  403  403  403
+GET    /business/debts                                 401  403  200  403  403  403  403  403
+GET    /business/debts/{debt_id}                       401  403  200  403  403  403  403  403
+POST   /business/debts/{debt_id}/payment               401  403  201  403  403  403  403  403
 """
 
 

@@ -8,6 +8,7 @@ password, fill the throttle) never reaches another test's.
 
 from __future__ import annotations
 
+import random
 import uuid
 from dataclasses import dataclass
 
@@ -57,6 +58,15 @@ def new_password() -> str:
     return "Kalimera-" + uuid.uuid4().hex[:10]
 
 
+def new_afm() -> str:
+    """A valid Greek tax id (ΑΦΜ) of its own, so that a business's warrants, debts and tax
+    declarations (B-1..B-3) are nobody else's: eight random digits and the check digit (the sum
+    of each digit times 2^(8-position), mod 11, mod 10)."""
+    digits = [random.randrange(1, 10)] + [random.randrange(10) for _ in range(7)]
+    check = sum(d << (8 - i) for i, d in enumerate(digits)) % 11 % 10
+    return "".join(map(str, digits)) + str(check)
+
+
 @dataclass
 class Person:
     """A logged-in user: their account and one access token."""
@@ -66,6 +76,7 @@ class Person:
     email: str
     password: str
     token: str
+    profile: dict[str, str] | None = None  # the details they filled in (ID-2), if any
 
     @property
     def headers(self) -> dict[str, str]:
@@ -97,9 +108,11 @@ class Casting:
         person = Person(
             role or kind, response.json()["user_id"], email, password, self.log_in(email, password)
         )
-        profile = BUSINESS_PROFILE if kind == "business" else CITIZEN_PROFILE
+        # Every business its own ΑΦΜ: the business services scope everything by it.
+        profile = BUSINESS_PROFILE | {"afm": new_afm()} if kind == "business" else CITIZEN_PROFILE
         response = self.gateway.put("/identity/me/profile", json=profile, headers=person.headers)
         assert response.status_code == 200, response.text
+        person.profile = profile
         return person
 
     def staff(self, role: str, department: str | None = None, as_role: str | None = None) -> Person:

@@ -48,7 +48,6 @@ from portal_roles import (
     ANONYMOUS,
     AUDITOR,
     BUSINESS,
-    BUSINESS_PROFILE,
     CITIZEN,
     CITIZEN_PROFILE,
     CLERK,
@@ -103,6 +102,7 @@ class World:
     paid_notification: dict[str, Any] = field(default_factory=dict)  # of the world's payment
     request_id: str = ""  # the citizen's, routed to DEPARTMENT, with a protocol registration
     certificate_id: str = ""  # the citizen's, issued by the civil registry's clerk
+    declaration_id: str = ""  # the business's tax declaration, quoted (B-2)
     path_parameters: dict[str, str] = field(default_factory=dict)
 
     def person(self, role: str, route: Route) -> Person:
@@ -260,6 +260,16 @@ def world(stack, gateway, admin, eventually) -> World:
     assert response.status_code == 200, response.text
     notification_id = eventually(lambda: first_notification(gateway, citizen))
 
+    # The business's own: a tax declaration, quoted (B-2), and an assessed debt of its ΑΦΜ that
+    # the municipal information system holds (B-3), once the business service knows the
+    # business is verified.
+    business = people[BUSINESS].headers
+    eventually(lambda: gateway.get("/business/warrants", headers=business).status_code == 200)
+    declared = gateway.post("/business/tax-declarations", json=declaration(1), headers=business)
+    assert declared.status_code == 201, declared.text
+    world.declaration_id = declared.json()["declaration_id"]
+    debt_id = assessed_debt(stack, people[BUSINESS].profile["afm"])
+
     world.path_parameters = {
         "user_id": people[CITIZEN].user_id,
         "request_id": world.request_id,
@@ -270,8 +280,40 @@ def world(stack, gateway, admin, eventually) -> World:
         "certificate_id": world.certificate_id,
         "code": issued.json()["verification_code"],
         "notification_id": notification_id,
+        "declaration_id": world.declaration_id,
+        "debt_id": debt_id,
     }
     return world
+
+
+def declaration(month: int) -> dict[str, Any]:
+    """A monthly municipal-tax declaration of two years ago (B-2): a past period, its VAT
+    return filed the month after."""
+    year = datetime.now(UTC).year - 2
+    return {
+        "period_type": "monthly",
+        "period": month,
+        "year": year,
+        "gross_revenue": 1_500_000_00,
+        "vat_return_date": f"{year + month // 12}-{month % 12 + 1:02d}-20",
+    }
+
+
+def assessed_debt(stack, afm: str) -> str:
+    """A debt of `afm` assessed in the municipal information system (its simulator, on the
+    gateway's operators' listener): B-3 lists what the system holds."""
+    with httpx.Client(base_url=stack.gateway_operators_url, timeout=10.0) as operators:
+        response = operators.post(
+            "/municipal-system/debts",
+            json={
+                "afm": afm,
+                "principal": 42_000,
+                "description": "Τέλος καθαριότητας και φωτισμού",
+                "period": "2024 Q4",
+            },
+        )
+    assert response.status_code == 201, response.text
+    return response.json()["debt_id"]
 
 
 def certificates_accept(gateway: httpx.Client, headers: dict[str, str]) -> bool:
@@ -318,6 +360,13 @@ DISABLING = {"reason": "Αποχώρησε από την υπηρεσία"}
 Body = Callable[[World, str], dict[str, Any]]  # (world, role) -> httpx keyword arguments
 
 
+def own_profile(world: World, role: str) -> dict[str, str]:
+    """The details the role's person filled in (a business keeps its own ΑΦΜ); a citizen's for
+    those who have none."""
+    person = world.people.get(role)
+    return (person.profile if person else None) or CITIZEN_PROFILE
+
+
 def no_body(world: World, role: str) -> dict[str, Any]:
     return {}
 
@@ -352,9 +401,7 @@ RECIPES: dict[Route, Recipe] = {
         }
     ),
     ("POST", "/identity/logout"): Recipe(spare_token=True),
-    ("PUT", "/identity/me/profile"): Recipe(
-        lambda world, role: {"json": BUSINESS_PROFILE if role == BUSINESS else CITIZEN_PROFILE}
-    ),
+    ("PUT", "/identity/me/profile"): Recipe(lambda world, role: {"json": own_profile(world, role)}),
     ("POST", "/identity/staff"): Recipe(
         lambda world, role: {
             "json": {"email": new_email("auditor"), "password": new_password(), "role": "auditor"}
@@ -430,6 +477,14 @@ RECIPES: dict[Route, Recipe] = {
         fresh=lambda world: {"certificate_id": world.new_certificate()},
     ),
     ("PUT", "/notifications/preferences"): Recipe(json_body({"email": True})),
+    # Another month than the world's declaration (one per period).
+    ("POST", "/business/tax-declarations"): Recipe(json_body(declaration(2))),
+    ("POST", "/business/tax-declarations/{declaration_id}/payment"): Recipe(
+        lambda world, role: {"headers": {"Idempotency-Key": uuid.uuid4().hex}}
+    ),
+    ("POST", "/business/debts/{debt_id}/payment"): Recipe(
+        lambda world, role: {"headers": {"Idempotency-Key": uuid.uuid4().hex}}
+    ),
     ("POST", "/fines"): Recipe(
         lambda world, role: {
             "json": {
