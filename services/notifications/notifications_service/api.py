@@ -52,7 +52,7 @@ ERRORS: ErrorTable = {
     description="SPEC X-2. The caller's notifications, newest first, a page at a time, with "
     "how many are unread in all (`unread`): replies and status changes of their requests and "
     "certificate applications, protocol numbers, issued or rejected certificates, payments, "
-    "and notices about their account.",
+    "a business's payment warrants and tax declarations, and notices about their account.",
     responses=error_responses(401, 422),
 )
 def list_notifications(

@@ -9,7 +9,10 @@ concerns (SPEC X-2), with the template values each kind needs:
 - protocol: the number assigned, joined with the owner's `ProtocolRequested` (requests' or
   certificates' topic) for whose document it is (see `ProtocolDocument`);
 - certificates: reply, status change, issued, rejected, to the applicant;
-- payments: completed or failed, to the payer.
+- payments: completed or failed, to the payer;
+- business: a payment warrant issued or paid, to every business user of its ΑΦΜ (`recipients`),
+  once per warrant and user however often the business service reports it; a tax declaration
+  accepted, rejected (why, in Greek) or filed with the information system, to whoever declared.
 
 Every handler is idempotent: the notification's id is derived from the envelope's event id, which
 is the same however often the message is delivered. Every handler passes on when the source event
@@ -38,11 +41,18 @@ from portal_events.contracts import (
     ProtocolRequestedV1,
     RequestRepliedV1,
     RequestStatusChangedV1,
+    TaxDeclarationAcceptedV1,
+    TaxDeclarationContract,
+    TaxDeclarationFiledV1,
+    TaxDeclarationRejectedV1,
     UserDisabledV1,
     UserRegisteredV1,
+    WarrantIssuedV1,
+    WarrantPaidV1,
 )
 from portal_events.envelope import Envelope
 from portal_events.topics import (
+    BUSINESS_TAX_EVENTS,
     CERTIFICATES_CERTIFICATE_EVENTS,
     IDENTITY_USER_EVENTS,
     PAYMENTS_PAYMENT_EVENTS,
@@ -60,6 +70,7 @@ CONSUMED_TOPICS = (
     PROTOCOL_REGISTRATION_EVENTS,
     CERTIFICATES_CERTIFICATE_EVENTS,
     PAYMENTS_PAYMENT_EVENTS,
+    BUSINESS_TAX_EVENTS,
 )
 
 # Times in the texts are the municipality's local time.
@@ -68,6 +79,10 @@ MUNICIPALITY_TZ = ZoneInfo("Europe/Athens")
 
 def local_time(value: Any) -> str:
     return value.astimezone(MUNICIPALITY_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def greek_date(value: Any) -> str:
+    return value.strftime("%d/%m/%Y")
 
 
 def euros(cents: int) -> str:
@@ -90,6 +105,25 @@ def handlers(app: NotificationsApplication) -> dict[type[Contract], Handler]:
             if recipient_id is not None:
                 app.tell(
                     str(envelope.event_id),
+                    recipient_id,
+                    kind,
+                    params(contract),
+                    occurred_at=envelope.occurred_at,
+                )
+
+        return handle
+
+    def telling_each(
+        kind: str, key: Callable[[Any], str], params: Callable[[Any], dict[str, str]]
+    ) -> Handler:
+        """A handler that tells each of the contract's `recipients` a `kind` with `params`, once
+        per `key(contract)` and recipient: a warrant the business service reports again (a
+        second sync) tells nobody twice."""
+
+        def handle(envelope: Envelope, contract: Any) -> None:
+            for recipient_id in contract.recipients:
+                app.tell(
+                    f"{key(contract)}/{recipient_id}",
                     recipient_id,
                     kind,
                     params(contract),
@@ -138,6 +172,17 @@ def handlers(app: NotificationsApplication) -> dict[type[Contract], Handler]:
         return {
             "payment_id": str(c.payment_id),
             "payable_label": label("payable_type", c.payable_type),
+        }
+
+    def warrant(c: Any) -> dict[str, str]:
+        return {"number": c.number, "afm": c.afm, "amount": euros(c.amount)}
+
+    def declaration(c: TaxDeclarationContract) -> dict[str, str]:
+        period_group = "month" if c.period_type == "monthly" else "quarter"
+        return {
+            "declaration_id": str(c.declaration_id),
+            "afm": c.afm,
+            "period_label": f"{label(period_group, str(c.period))} {c.year}",
         }
 
     return {
@@ -192,5 +237,34 @@ def handlers(app: NotificationsApplication) -> dict[type[Contract], Handler]:
             "payment_failed",
             lambda c: c.payer_id,
             lambda c: payment(c) | {"reason_label": label("payment_failure", c.reason)},
+        ),
+        WarrantIssuedV1: telling_each(
+            "warrant_issued",
+            lambda c: f"warrant-issued/{c.warrant_id}",
+            lambda c: (
+                warrant(c) | {"issued_on": greek_date(c.issued_on), "description": c.description}
+            ),
+        ),
+        WarrantPaidV1: telling_each(
+            "warrant_paid",
+            lambda c: f"warrant-paid/{c.warrant_id}",
+            lambda c: warrant(c) | {"paid_on": greek_date(c.paid_on)},
+        ),
+        TaxDeclarationAcceptedV1: telling(
+            "tax_declaration_accepted",
+            lambda c: c.business_id,
+            lambda c: declaration(c) | {"amount": euros(c.total)},
+        ),
+        TaxDeclarationRejectedV1: telling(
+            "tax_declaration_rejected",
+            lambda c: c.business_id,
+            lambda c: (
+                declaration(c) | {"reason_label": label("tax_declaration_rejection", c.reason)}
+            ),
+        ),
+        TaxDeclarationFiledV1: telling(
+            "tax_declaration_filed",
+            lambda c: c.business_id,
+            lambda c: declaration(c) | {"filed_at": local_time(c.filed_at), "receipt": c.receipt},
         ),
     }

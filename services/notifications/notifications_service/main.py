@@ -1,9 +1,9 @@
 """The notifications service, declared from the kit: `uvicorn notifications_service.main:app`.
 
-It consumes the public events of identity, requests, protocol, certificates and payments, tells
-the person concerned in the portal (the notification list read model) and by e-mail (the mailer
-worker sends what the same read model shows as due, through the SMTP server, retrying through
-outages) (SPEC X-2). It publishes nothing.
+It consumes the public events of identity, requests, protocol, certificates, payments and
+business, tells the person concerned in the portal (the notification list read model) and by
+e-mail (the mailer worker sends what the same read model shows as due, through the SMTP server,
+retrying through outages) (SPEC X-2). It publishes nothing.
 
 At every start, before the consumer runs, it records since when events are e-mailed (once: the
 first start, or `MAIL_SINCE`), so that the history a new consumer group replays from the kept

@@ -26,7 +26,8 @@ class NotificationSummary(BaseModel):
         description="What it is about: welcome, password_changed, account_disabled, "
         "request_replied, request_status_changed, protocol_assigned, certificate_replied, "
         "certificate_status_changed, certificate_issued, certificate_rejected, "
-        "payment_completed, payment_failed",
+        "payment_completed, payment_failed, warrant_issued, warrant_paid, "
+        "tax_declaration_accepted, tax_declaration_rejected, tax_declaration_filed",
         examples=["request_replied"],
     )
     title: str = Field(description="Short title, in Greek", examples=["Απάντηση στο αίτημά σας"])

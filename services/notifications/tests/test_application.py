@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from notifications_service.application import NotificationsApplication
@@ -30,8 +30,13 @@ from portal_events.contracts import (
     ProtocolRequestedV1,
     RequestRepliedV1,
     RequestStatusChangedV1,
+    TaxDeclarationAcceptedV1,
+    TaxDeclarationFiledV1,
+    TaxDeclarationRejectedV1,
     UserDisabledV1,
     UserRegisteredV1,
+    WarrantIssuedV1,
+    WarrantPaidV1,
 )
 from portal_events.envelope import Envelope, wrap
 
@@ -501,3 +506,146 @@ def test_x2_notifications_stored_before_the_reason_was_recorded_still_load(app, 
     assert (state.pop("class_version"), state.pop("no_email")) == (2, None)
     old = replace(created, state=app.mapper.transcoder.encode(state))
     assert app.mapper.to_domain_event(old).no_email is None
+
+
+# --- business: payment warrants and the municipal tax (issue 9, SPEC B-1, B-2, X-2) ------------
+
+AFM = "094014201"
+
+
+def warrant_issued(recipients: list[uuid.UUID], warrant_id: uuid.UUID) -> WarrantIssuedV1:
+    return WarrantIssuedV1(
+        warrant_id=warrant_id,
+        number="ΧΕ-2026/17",
+        afm=AFM,
+        recipients=recipients,
+        amount=1_234_50,
+        description="Προμήθεια γραφικής ύλης",
+        issued_on=date(2026, 2, 27),
+    )
+
+
+def declaration(business_id: uuid.UUID, period_type: str = "quarterly", period: int = 1) -> dict:
+    return {
+        "declaration_id": uuid.uuid4(),
+        "afm": AFM,
+        "business_id": business_id,
+        "period_type": period_type,
+        "period": period,
+        "year": 2026,
+    }
+
+
+def test_b1_x2_a_new_warrant_tells_every_business_user_of_the_afm_once(app, deliver):
+    """The business service may report a warrant again (another sync): each user is told once
+    per warrant, however often it is reported or delivered."""
+    owner, colleague = registered(deliver), registered(deliver)
+    warrant_id = uuid.uuid4()
+    first = deliver(warrant_issued([owner, colleague], warrant_id))
+    deliver.again(first)
+    deliver(warrant_issued([owner, colleague], warrant_id))  # reported again: a new event id
+
+    for user_id in (owner, colleague):
+        [told] = [n for n in notifications_of(app, user_id) if n.kind == "warrant_issued"]
+        assert told.title == "Νέο ένταλμα πληρωμής ΧΕ-2026/17"
+        assert told.body == (
+            "Ο Δήμος εξέδωσε ένταλμα πληρωμής με αριθμό ΧΕ-2026/17, ποσού 1.234,50 €, στις "
+            "27/02/2026, προς την επιχείρησή σας (ΑΦΜ 094014201): «Προμήθεια γραφικής ύλης»."
+        )
+        assert told.link == "/business/warrants" and told.email_due
+
+
+def test_b1_x2_a_paid_warrant_tells_the_business_users(app, deliver):
+    owner = registered(deliver)
+    warrant_id = uuid.uuid4()
+    deliver(warrant_issued([owner], warrant_id))
+    paid = WarrantPaidV1(
+        warrant_id=warrant_id,
+        number="ΧΕ-2026/17",
+        afm=AFM,
+        recipients=[owner],
+        amount=1_234_50,
+        paid_on=date(2026, 3, 2),
+    )
+    deliver.again(deliver(paid))
+
+    kinds = [n.kind for n in notifications_of(app, owner)]
+    assert kinds == ["welcome", "warrant_issued", "warrant_paid"]
+    told = notifications_of(app, owner)[-1]
+    assert told.title == "Πληρώθηκε το ένταλμα πληρωμής ΧΕ-2026/17"
+    assert "1.234,50 €" in told.body and "πληρώθηκε στις 02/03/2026" in told.body
+
+
+def test_b1_x2_a_warrant_with_no_business_user_yet_tells_nobody(app, deliver):
+    deliver(warrant_issued([], uuid.uuid4()))
+    assert stored(app, Notification.Created.TOPIC) == []
+
+
+def test_b2_x2_a_declaration_accepted_and_then_filed_tells_who_declared(app, deliver):
+    business = registered(deliver)
+    quarter = declaration(business)
+    accepted = deliver(
+        TaxDeclarationAcceptedV1(**quarter, total=45_678, payment_id=uuid.uuid4(), accepted_at=NOW)
+    )
+    deliver.again(accepted)
+    deliver(
+        TaxDeclarationFiledV1(**quarter, filed_at=NOW + timedelta(minutes=1), receipt="ΔΤ-2026/88")
+    )
+
+    _, told_accepted, told_filed = notifications_of(app, business)
+    link = f"/business/tax-declarations/{quarter['declaration_id']}"
+    assert told_accepted.kind == "tax_declaration_accepted" and told_accepted.link == link
+    assert told_accepted.title == "Η δήλωση δημοτικού τέλους (Α΄ τρίμηνο 2026) έγινε δεκτή"
+    assert "Η πληρωμή ποσού 456,78 € ολοκληρώθηκε" in told_accepted.body
+    assert told_filed.kind == "tax_declaration_filed" and told_filed.link == link
+    assert told_filed.title == "Η δήλωση δημοτικού τέλους (Α΄ τρίμηνο 2026) καταχωρίστηκε"
+    assert "στις 02/03/2026 12:16 με αριθμό καταχώρισης ΔΤ-2026/88" in told_filed.body
+    assert told_accepted.email_due and told_filed.email_due
+
+
+@pytest.mark.parametrize(
+    ("reason", "said"),
+    [
+        ("payment_failed", "η πληρωμή δεν ολοκληρώθηκε"),
+        ("payment_expired", "η προθεσμία της πληρωμής έληξε χωρίς να ολοκληρωθεί"),
+        ("quote_expired", "το ποσό που υπολογίστηκε δεν πληρώθηκε όσο ίσχυε"),
+    ],
+)
+def test_b2_x2_a_rejected_declaration_says_why_in_greek_and_that_it_may_be_declared_again(
+    app, deliver, reason, said
+):
+    business = registered(deliver)
+    month = declaration(business, "monthly", 3)
+    deliver(TaxDeclarationRejectedV1(**month, reason=reason, rejected_at=NOW))
+
+    [told] = [n for n in notifications_of(app, business) if n.kind == "tax_declaration_rejected"]
+    assert told.title == "Η δήλωση δημοτικού τέλους (Μάρτιος 2026) δεν έγινε δεκτή"
+    assert f"δεν έγινε δεκτή: {said}." in told.body
+    assert told.body.endswith("Για την ίδια περίοδο μπορείτε να υποβάλετε νέα δήλωση.")
+
+
+def test_b2_every_rejection_reason_and_period_has_a_greek_label(app):
+    reasons = get_args(TaxDeclarationRejectedV1.model_fields["reason"].annotation)
+    labels = app.templates.labels
+    assert set(labels["tax_declaration_rejection"]) == set(reasons)
+    assert set(labels["month"]) == {str(m) for m in range(1, 13)}
+    assert set(labels["quarter"]) == {"1", "2", "3", "4"}
+
+
+def test_b1_b2_x2_business_history_replayed_is_listed_not_emailed(app, deliver):
+    """Warrants and declarations from before mailing began (a rebuilt database reading the kept
+    business topic) are in the portal's list only, like every other kind."""
+    business = registered(deliver, at=HISTORY)
+    deliver(warrant_issued([business], uuid.uuid4()), occurred_at=HISTORY)
+    deliver(
+        TaxDeclarationRejectedV1(
+            **declaration(business), reason="payment_failed", rejected_at=HISTORY
+        ),
+        occurred_at=HISTORY,
+    )
+    deliver(warrant_issued([business], uuid.uuid4()), occurred_at=NOW)
+
+    _, old_warrant, old_rejection, new_warrant = notifications_of(app, business)
+    for old in (old_warrant, old_rejection):
+        assert old.no_email == NoEmail.BEFORE_MAILING_BEGAN and not old.email_due
+    assert new_warrant.kind == "warrant_issued" and new_warrant.email_due
