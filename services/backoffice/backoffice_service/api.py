@@ -75,7 +75,8 @@ OverdueFilter = Annotated[
     Query(description="true: only cases past their due date at `as_of`; false: only the others"),
 ]
 IncludeClosed = Annotated[
-    bool, Query(description="Also cases already completed, issued, rejected, assigned or paid")
+    bool,
+    Query(description="Also cases already completed, issued, rejected, assigned, paid or filed"),
 ]
 
 
@@ -126,10 +127,12 @@ def _item(row: dict[str, Any], as_of: datetime) -> WorklistItem:
     summary="A department's worklist",
     description="SPEC X-3: the cases a department has to work, built from every service's "
     "events: requests, certificate applications, protocol registrations pending, fines "
-    "recorded by the municipal police. Soonest due first (cases without a due date last), a "
-    "page at a time with the total. Open cases only unless `include_closed`. A clerk sees "
-    "their own department's (another `department`: 403); admins and auditors all, or one "
-    "department's. `overdue` and due dates are computed at `as_of` (default now).",
+    "recorded by the municipal police, businesses' tax declarations accepted but not yet filed "
+    "with the municipality's information system (SPEC B-2). Soonest due first (cases without "
+    "a due date last), a page at a time with the total. Open cases only unless "
+    "`include_closed`. A clerk sees their own department's (another `department`: 403); admins "
+    "and auditors all, or one department's. `overdue` and due dates are computed at `as_of` "
+    "(default now).",
     responses=error_responses(401, 403, 422),
 )
 def worklist(

@@ -18,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 
-KINDS = ("request", "certificate", "protocol_registration", "fine")
+KINDS = ("request", "certificate", "protocol_registration", "fine", "tax_declaration")
 
 
 class DeadlinesInvalid(ValueError):

@@ -7,8 +7,9 @@ from offset zero equals the live one. The backoffice publishes nothing.
 
 Consumed: identity (a person's name and verification), requests (requests and their protocol
 requests), protocol (numbers assigned, registrations pending), certificates (applications and
-their protocol requests), fines (fines recorded by the municipal police) and payments (a fine's
-payment closes it).
+their protocol requests), fines (fines recorded by the municipal police), payments (a fine's
+payment closes it) and business (a tax declaration accepted but not yet filed with the
+municipality's information system is the revenue department's to watch; its filing closes it).
 """
 
 from __future__ import annotations
@@ -34,11 +35,15 @@ from portal_events.contracts import (
     RequestRepliedV1,
     RequestStatusChangedV1,
     RequestSubmittedV1,
+    TaxDeclarationAcceptedV1,
+    TaxDeclarationContract,
+    TaxDeclarationFiledV1,
     UserVerifiedV1,
     VerificationRevokedV1,
 )
 from portal_events.envelope import Envelope
 from portal_events.topics import (
+    BUSINESS_TAX_EVENTS,
     CERTIFICATES_CERTIFICATE_EVENTS,
     FINES_FINE_EVENTS,
     IDENTITY_USER_EVENTS,
@@ -56,12 +61,17 @@ CONSUMED_TOPICS = [
     CERTIFICATES_CERTIFICATE_EVENTS,
     FINES_FINE_EVENTS,
     PAYMENTS_PAYMENT_EVENTS,
+    BUSINESS_TAX_EVENTS,
 ]
 
 # Statuses of a protocol registration and of a fine come from more than one service, whose
-# versions do not compare: their rank orders them instead (the first number of the order).
+# versions do not compare, and a tax declaration's filing is published apart from its
+# acceptance: their rank orders them instead (the first number of the order).
 REGISTRATION_REQUESTED, REGISTRATION_PENDING, REGISTRATION_ASSIGNED = 0, 1, 2
 FINE_RECORDED, FINE_PAID = 0, 1
+DECLARATION_ACCEPTED, DECLARATION_FILED = 0, 1
+# Who watches that accepted declarations reach the information system.
+TAX_DEPARTMENT = "revenue"
 
 Changes = list[Change]
 
@@ -272,6 +282,51 @@ def payment_completed(envelope: Envelope, event: PaymentCompletedV1) -> Changes:
     ]
 
 
+# --- business: tax declarations on their way to the information system -----------------------
+
+
+def _declaration_facts(event: TaxDeclarationContract) -> dict[str, Any]:
+    """What every declaration event says of it (each event repeats the declaration's identity)."""
+    if event.period_type == "monthly":
+        period = f"{event.period:02d}/{event.year}"
+    else:
+        period = f"{event.period}ο τρίμηνο {event.year}"
+    return {
+        "subject": f"Δήλωση δημοτικού τέλους {period}, ΑΦΜ {event.afm}",
+        "case_type": event.period_type,
+        "department": TAX_DEPARTMENT,
+        "applicant_id": event.business_id,
+    }
+
+
+def tax_declaration_accepted(envelope: Envelope, event: TaxDeclarationAcceptedV1) -> Changes:
+    """Paid, hence accepted: to be filed with the information system (automatically; an item
+    still open past its deadline means the system has been down that long). Rejected
+    declarations were never accepted and are nobody's work."""
+    return [
+        CaseChange(
+            "tax_declaration",
+            event.declaration_id,
+            facts=_declaration_facts(event) | {"received_at": event.accepted_at},
+            statuses=(StatusEntry((DECLARATION_ACCEPTED,), "accepted", event.accepted_at),),
+            at=event.accepted_at,
+        )
+    ]
+
+
+def tax_declaration_filed(envelope: Envelope, event: TaxDeclarationFiledV1) -> Changes:
+    """The information system has it: closed, numbered with the system's receipt."""
+    return [
+        CaseChange(
+            "tax_declaration",
+            event.declaration_id,
+            facts=_declaration_facts(event) | {"number": event.receipt},
+            statuses=(StatusEntry((DECLARATION_FILED,), "filed", event.filed_at),),
+            at=event.filed_at,
+        )
+    ]
+
+
 CHANGES: Mapping[type[Contract], Callable[[Envelope, Any], Changes]] = {
     ProfileUpdatedV1: profile_updated,
     UserVerifiedV1: user_verified,
@@ -289,6 +344,8 @@ CHANGES: Mapping[type[Contract], Callable[[Envelope, Any], Changes]] = {
     CertificateRejectedV1: certificate_rejected,
     FineRecordedV1: fine_recorded,
     PaymentCompletedV1: payment_completed,
+    TaxDeclarationAcceptedV1: tax_declaration_accepted,
+    TaxDeclarationFiledV1: tax_declaration_filed,
 }
 """Contract class -> the pure function giving the worklist changes of one such event."""
 

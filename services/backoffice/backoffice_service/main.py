@@ -1,7 +1,7 @@
 """The backoffice service, declared from the kit: `uvicorn backoffice_service.main:app`.
 
-It consumes the public events of identity, requests, protocol, certificates, fines and
-payments into the clerks' worklist (SPEC X-3) and publishes nothing. The worklist is rebuilt
+It consumes the public events of identity, requests, protocol, certificates, fines, payments
+and business into the clerks' worklist (SPEC X-3) and publishes nothing. The worklist is rebuilt
 from zero with `python -m backoffice_service.rebuild`.
 """
 

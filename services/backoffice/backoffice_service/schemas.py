@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 ITEM_ID_EXAMPLE = "3b9a4c52-1d2e-4f6a-8b7c-9d0e1f2a3b4c"
 
-ItemKindName = Literal["request", "certificate", "protocol_registration", "fine"]
+ItemKindName = Literal["request", "certificate", "protocol_registration", "fine", "tax_declaration"]
 ItemStatus = Literal[
     "submitted",
     "under_review",
@@ -25,6 +25,8 @@ ItemStatus = Literal[
     "assigned",
     "recorded",
     "paid",
+    "accepted",
+    "filed",
 ]
 
 
@@ -46,7 +48,8 @@ class WorklistItem(BaseModel):
     kind: ItemKindName = Field(description="What kind of case", examples=["request"])
     case_type: str | None = Field(
         description="What it is within its kind: a request's kind (request, complaint, "
-        "proposal), a certificate's type, a registered document's type, a fine's type code",
+        "proposal), a certificate's type, a registered document's type, a fine's type code, a "
+        "tax declaration's period type (monthly, quarterly)",
         examples=["complaint"],
     )
     id: UUID = Field(
@@ -55,7 +58,7 @@ class WorklistItem(BaseModel):
     )
     number: str | None = Field(
         description="Its human number (for a protocol registration: the protocol number, "
-        "once assigned)",
+        "once assigned; for a tax declaration: the information system's receipt, once filed)",
         examples=["2026/000042"],
     )
     subject: str | None = Field(
@@ -63,7 +66,8 @@ class WorklistItem(BaseModel):
         examples=["Σπασμένος φανοστάτης"],
     )
     applicant: Applicant | None = Field(
-        description="The applicant; null for anonymous requests and recorded fines"
+        description="The applicant (for a tax declaration: the business user who declared); "
+        "null for anonymous requests and recorded fines"
     )
     department: str | None = Field(
         description="The department that handles it (department catalogue code)",
@@ -71,7 +75,7 @@ class WorklistItem(BaseModel):
     )
     status: ItemStatus | None = Field(description="Its current status", examples=["submitted"])
     open: bool = Field(
-        description="Still to be worked (not completed, issued, rejected, assigned or paid)"
+        description="Still to be worked (not completed, issued, rejected, assigned, paid or filed)"
     )
     received_at: datetime = Field(
         description="When it was submitted (UTC); the deadline counts from here",

@@ -11,9 +11,10 @@ after a set of events is the same whatever their order and however often each ca
 - facts of a case that do not change once known (number, subject, department, applicant, when
   received): kept once known; should two statements ever disagree, the smaller value wins;
 - the status history: a set of (order, status, since) entries, the order being the producing
-  aggregate's version (or, for protocol registrations and fines, whose statuses come from
-  several services, their rank: requested < pending < assigned, recorded < paid); the current
-  status is the entry of the highest order;
+  aggregate's version (or, for protocol registrations, fines and tax declarations, whose
+  statuses come from several services or may be published apart, their rank: requested <
+  pending < assigned, recorded < paid, accepted < filed); the current status is the entry of
+  the highest order;
 - when the case last changed: the latest time heard of;
 - a person's name and verification: each with the version of identity's user aggregate that
   said it; the higher version wins.
@@ -33,13 +34,14 @@ from uuid import UUID
 
 from backoffice_service.deadlines import Deadlines, due_base, pauses
 
-ItemKind = Literal["request", "certificate", "protocol_registration", "fine"]
+ItemKind = Literal["request", "certificate", "protocol_registration", "fine", "tax_declaration"]
 
 SERVICE_OF: Mapping[str, str] = {
     "request": "requests",
     "certificate": "certificates",
     "protocol_registration": "protocol",
     "fine": "fines",
+    "tax_declaration": "business",
 }
 # Where a case is worked, by kind (API paths through the gateway).
 LINK_OF: Mapping[str, str] = {
@@ -47,6 +49,7 @@ LINK_OF: Mapping[str, str] = {
     "certificate": "/certificates/{id}",
     "protocol_registration": "/protocol/registrations/{id}",
     "fine": "/fines/{id}",
+    "tax_declaration": "/business/tax-declarations/{id}",
 }
 # Statuses that end a case.
 CLOSED_STATUSES: Mapping[str, frozenset[str]] = {
@@ -54,6 +57,7 @@ CLOSED_STATUSES: Mapping[str, frozenset[str]] = {
     "certificate": frozenset({"issued", "rejected"}),
     "protocol_registration": frozenset({"assigned"}),
     "fine": frozenset({"paid"}),
+    "tax_declaration": frozenset({"filed"}),
 }
 STATUSES = (
     "submitted",
@@ -68,6 +72,8 @@ STATUSES = (
     "assigned",
     "recorded",
     "paid",
+    "accepted",
+    "filed",
 )
 
 # Facts a case may have; anything else in a change is a bug.

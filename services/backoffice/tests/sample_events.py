@@ -1,4 +1,5 @@
-"""One citizen's cases as their producers publish them, for the worklist's tests (SPEC X-3)."""
+"""One citizen's cases, and one business's tax declarations, as their producers publish them,
+for the worklist's tests (SPEC X-3, B-2)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from portal_events.contracts import (
     RequestRepliedV1,
     RequestStatusChangedV1,
     RequestSubmittedV1,
+    TaxDeclarationAcceptedV1,
+    TaxDeclarationFiledV1,
     UserVerifiedV1,
     VerificationRevokedV1,
 )
@@ -32,6 +35,10 @@ CERTIFICATE = uuid.uuid4()
 FINE = uuid.uuid4()
 PAYMENT = uuid.uuid4()
 TAX_DEBT = uuid.uuid4()
+BUSINESS = uuid.uuid4()
+AFM = "094014201"
+FILED_QUARTER = uuid.uuid4()  # accepted and filed with the information system
+UNFILED_MONTH = uuid.uuid4()  # accepted while the information system is down
 
 
 def at(days: float) -> datetime:
@@ -46,7 +53,9 @@ def envelope(contract, subject: uuid.UUID, sequence: int, days: float) -> Envelo
 
 def history() -> list[Envelope]:
     """One citizen's request, its protocol registration, a certificate with a wait for the
-    applicant, a recorded fine paid, and identity's reports, as their producers publish them."""
+    applicant, a recorded fine paid, identity's reports, and a business's tax declarations (a
+    quarter accepted and filed, a month accepted but not yet filed), as their producers publish
+    them."""
     certificate = {
         "certificate_id": CERTIFICATE,
         "number": "2026/000007",
@@ -244,6 +253,7 @@ def history() -> list[Envelope]:
             3,
             6,
         ),
+        *tax_declarations(),
         envelope(
             PaymentCompletedV1(
                 payment_id=TAX_DEBT,
@@ -256,5 +266,49 @@ def history() -> list[Envelope]:
             TAX_DEBT,
             3,
             6,
+        ),
+    ]
+
+
+def tax_declarations() -> list[Envelope]:
+    quarter = {
+        "declaration_id": FILED_QUARTER,
+        "afm": AFM,
+        "business_id": BUSINESS,
+        "period_type": "quarterly",
+        "period": 1,
+        "year": 2026,
+    }
+    month = quarter | {"declaration_id": UNFILED_MONTH, "period_type": "monthly", "period": 2}
+    return [
+        envelope(
+            ProfileUpdatedV1(
+                user_id=BUSINESS, kind="business", display_name="ΑΒΓ ΑΕ", profile_complete=True
+            ),
+            BUSINESS,
+            2,
+            0,
+        ),
+        envelope(
+            TaxDeclarationAcceptedV1(
+                **quarter, total=45_678, payment_id=uuid.uuid4(), accepted_at=at(7)
+            ),
+            FILED_QUARTER,
+            4,
+            7,
+        ),
+        envelope(
+            TaxDeclarationFiledV1(**quarter, filed_at=at(7.01), receipt="ΔΤ-2026/000088"),
+            FILED_QUARTER,
+            5,
+            7.01,
+        ),
+        envelope(
+            TaxDeclarationAcceptedV1(
+                **month, total=12_000, payment_id=uuid.uuid4(), accepted_at=at(8)
+            ),
+            UNFILED_MONTH,
+            4,
+            8,
         ),
     ]

@@ -32,6 +32,7 @@ def test_the_packaged_deadlines_give_citizens_applications_50_days_x3():
     assert deadlines["certificate"].paused_by == {"awaiting_applicant"}
     assert deadlines["protocol_registration"].days == 1
     assert deadlines["fine"].days == 60
+    assert deadlines["tax_declaration"].days == 1  # filed automatically on the day it is paid
     assert "2690/1999" in deadlines["request"].basis
 
 
@@ -39,7 +40,7 @@ def test_the_deadlines_file_can_be_replaced_and_a_kind_may_have_no_deadline(tmp_
     path = tmp_path / "deadlines.toml"
     path.write_text(
         "[request]\ndays = 30\n[certificate]\ndays = 20\npaused_by = ['awaiting_applicant']\n"
-        "[protocol_registration]\ndays = 2\n[fine]\n",
+        "[protocol_registration]\ndays = 2\n[fine]\n[tax_declaration]\ndays = 3\n",
         encoding="utf-8",
     )
     deadlines = Deadlines.load(path)

@@ -15,7 +15,7 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sample_events import CERTIFICATE, at, history
+from sample_events import CERTIFICATE, UNFILED_MONTH, at, history
 
 pytestmark = pytest.mark.integration
 
@@ -108,6 +108,26 @@ def test_x3_listing_sorting_and_overdue_at_as_of_with_a_pause_going_on(datastore
     [line] = view.summary(as_of=at(60), departments=["civil_registry"])
     assert (line["open"], line["overdue"]) == (1, 0)
     assert line["median_age_days"] == pytest.approx(56)
+
+
+def test_b2_x3_an_unfiled_declaration_is_on_revenues_worklist_overdue_after_a_day(datastore):
+    """Issue 9: of the business's two accepted declarations only the one not yet filed is
+    listed for revenue, due a day after its acceptance (day 8)."""
+    view = worklist(datastore, "worklist")
+    apply(view, history())
+    [item] = listed(view, at(8.5), departments=["revenue"])
+    assert (item["kind"], item["item_id"], item["status"]) == (
+        "tax_declaration",
+        UNFILED_MONTH,
+        "accepted",
+    )
+    assert (item["applicant_name"], item["due_by"]) == ("ΑΒΓ ΑΕ", at(9))
+    assert listed(view, at(8.5), departments=["revenue"], overdue=True) == []
+    assert [r["item_id"] for r in listed(view, at(9.5), overdue=True, kind="tax_declaration")] == [
+        UNFILED_MONTH
+    ]
+    closed = listed(view, at(9.5), departments=["revenue"], include_closed=True)
+    assert [r["status"] for r in closed] == ["filed", "accepted"]
 
 
 def test_x3_partial_cases_are_not_listed(datastore):

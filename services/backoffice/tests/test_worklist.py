@@ -1,6 +1,7 @@
 """The worklist's order-independence and idempotence (SPEC X-3), without infrastructure: the
 same events applied in any order, any of them twice, give the same rows; what each contract
-means for a case (issue 8: requests, protocol registrations, certificates, fines, people)."""
+means for a case (issue 8: requests, protocol registrations, certificates, fines, people; issue 9:
+tax declarations accepted but not yet filed with the information system)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,17 @@ from portal_events.contracts import (
 from portal_events.envelope import Envelope
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sample_events import CERTIFICATE, CITIZEN, at, envelope, history
+from sample_events import (
+    BUSINESS,
+    CERTIFICATE,
+    CITIZEN,
+    FILED_QUARTER,
+    UNFILED_MONTH,
+    at,
+    envelope,
+    history,
+    tax_declarations,
+)
 
 DEADLINES = Deadlines.load()
 
@@ -70,7 +81,11 @@ def test_x3_a_redelivered_event_changes_nothing():
 
 def test_x3_what_the_history_gives():
     cases, people = rows(applied(history()))
-    by_kind = {row["kind"]: row for row in cases if row["received_at"] is not None}
+    by_kind = {
+        row["kind"]: row
+        for row in cases
+        if row["received_at"] is not None and row["kind"] != "tax_declaration"
+    }
 
     request = by_kind["request"]
     assert (request["service"], request["case_type"], request["number"]) == (
@@ -100,8 +115,9 @@ def test_x3_what_the_history_gives():
     assert fine["due_base"] == at(5 + 60)
 
     # The highest version of identity's user aggregate wins: the latest name, verified again.
-    assert people == [{"user_id": CITIZEN, "name": "Ελένη Παπαδοπούλου", "verified": True}]
-    assert len(cases) == 4  # a payment of something else than a fine is not the worklist's
+    assert {"user_id": CITIZEN, "name": "Ελένη Παπαδοπούλου", "verified": True} in people
+    # A payment of something else than a fine is not the worklist's: 4 cases and 2 declarations.
+    assert len(cases) == 6
 
 
 def test_x3_a_case_is_partial_until_its_submission_is_known():
@@ -138,3 +154,38 @@ def test_x3_an_anonymous_request_has_no_applicant():
     )
     cases, people = rows(applied([envelope(anonymous, anonymous.request_id, 1, 1)]))
     assert (cases[0]["applicant_id"], cases[0]["status"], people) == (None, "submitted", [])
+
+
+def test_b2_x3_an_accepted_declaration_is_revenues_until_filed():
+    """Issue 9: a declaration accepted (paid) opens an item on the revenue department's
+    worklist, due a day later (filing is automatic: an item older than that means the
+    information system has been down); its filing closes it, numbered with the receipt."""
+    cases, people = rows(applied(tax_declarations()))
+    declarations = {row["item_id"]: row for row in cases}
+
+    unfiled = declarations[UNFILED_MONTH]
+    assert (unfiled["kind"], unfiled["service"], unfiled["case_type"]) == (
+        "tax_declaration",
+        "business",
+        "monthly",
+    )
+    assert (unfiled["department"], unfiled["applicant_id"]) == ("revenue", BUSINESS)
+    assert unfiled["subject"] == "Δήλωση δημοτικού τέλους 02/2026, ΑΦΜ 094014201"
+    assert (unfiled["status"], unfiled["open"], unfiled["number"]) == ("accepted", True, None)
+    assert (unfiled["received_at"], unfiled["due_base"]) == (at(8), at(9))
+
+    filed = declarations[FILED_QUARTER]
+    assert filed["subject"] == "Δήλωση δημοτικού τέλους 1ο τρίμηνο 2026, ΑΦΜ 094014201"
+    assert (filed["status"], filed["open"], filed["number"]) == ("filed", False, "ΔΤ-2026/000088")
+    assert (filed["received_at"], filed["changed_at"]) == (at(7), at(7.01))
+    assert people == [{"user_id": BUSINESS, "name": "ΑΒΓ ΑΕ", "verified": False}]
+
+
+def test_b2_x3_a_filing_heard_before_its_acceptance_waits_and_then_closes_it():
+    """The filing may be read before the acceptance (a rebuild, a redelivery): the row stays
+    partial (unlisted), and the acceptance then completes it, closed."""
+    accepted, filed = [e for e in tax_declarations() if e.subject == str(FILED_QUARTER)]
+    [partial], _ = rows(applied([filed]))
+    assert (partial["status"], partial["received_at"]) == ("filed", None)
+    [row], _ = rows(applied([filed, accepted]))
+    assert (row["status"], row["open"], row["received_at"]) == ("filed", False, at(7))
