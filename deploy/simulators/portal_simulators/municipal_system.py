@@ -666,7 +666,10 @@ def create_app(db_path: str | None = None, now: Callable[[], datetime] = utc_now
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
-            {"field": ".".join(str(part) for part in error["loc"][1:]), "message": error["msg"]}
+            {
+                "field": ".".join(str(part) for part in error["loc"][1:]) or "body",
+                "message": error["msg"],
+            }
             for error in exc.errors()
         ]
         return _error(422, "invalid_request", "The request is not valid.", details)

@@ -21,6 +21,7 @@ from business_service.municipal_system import (
 from business_service.settings import BusinessSettings
 from portal_simulators.municipal_system import DEMO_AFM, DEMO_DEBTS, DEMO_WARRANTS, create_app
 from portal_simulators.testing import free_port, serve
+from portal_web.service import Runtime
 
 _serial = itertools.count(1)
 
@@ -201,10 +202,16 @@ def test_unreachable_is_unavailable():
     adapter.close()
 
 
-def test_the_url_and_timeout_come_from_the_environment(monkeypatch):
-    monkeypatch.setenv("MUNICIPAL_SYSTEM_URL", "http://municipal.example:8204")
-    monkeypatch.setenv("MUNICIPAL_SYSTEM_TIMEOUT_SECONDS", "0.75")
-    settings = BusinessSettings()
-    assert settings.municipal_system_url == "http://municipal.example:8204"
-    assert settings.municipal_system_timeout_seconds == 0.75
+def test_the_service_resource_speaks_to_the_system_its_environment_names(simulator, monkeypatch):
+    """`HttpMunicipalSystem.of` for `Service(resources=...)`: MUNICIPAL_SYSTEM_URL and
+    MUNICIPAL_SYSTEM_TIMEOUT_SECONDS (default 2 s)."""
     assert BusinessSettings.model_fields["municipal_system_timeout_seconds"].default == 2.0
+    monkeypatch.setenv("MUNICIPAL_SYSTEM_URL", str(simulator.base_url))
+    monkeypatch.setenv("MUNICIPAL_SYSTEM_TIMEOUT_SECONDS", "0.3")
+    adapter = HttpMunicipalSystem.of(Runtime(settings=BusinessSettings(), application=None))
+    simulator.put("/control", json={"mode": "slow", "delay_seconds": 0.6})
+    with pytest.raises(MunicipalSystemUnavailable, match="timeout"):
+        adapter.business(DEMO_AFM)
+    simulator.put("/control", json={"mode": "up"})
+    assert adapter.business(DEMO_AFM).afm == DEMO_AFM
+    adapter.close()
