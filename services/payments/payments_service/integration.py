@@ -21,12 +21,12 @@ from portal_events.contracts import (
     PaymentRequestedV1,
 )
 from portal_events.envelope import Envelope
-from portal_events.topics import FINES_FINE_EVENTS
+from portal_events.topics import BUSINESS_TAX_EVENTS, FINES_FINE_EVENTS
 
 from payments_service.application import PaymentsApplication
 from payments_service.domainmodel import Payment
 
-PAYABLE_OWNER_TOPICS = (FINES_FINE_EVENTS,)
+PAYABLE_OWNER_TOPICS = (FINES_FINE_EVENTS, BUSINESS_TAX_EVENTS)
 """The topics of the services whose payables are paid here."""
 
 
