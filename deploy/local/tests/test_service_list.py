@@ -34,6 +34,7 @@ SERVICE_NAMES = (
     "certificates",
     "notifications",
     "backoffice",
+    "business",
 )
 
 # A service not written yet, as its entry will read.
@@ -43,7 +44,7 @@ name = "taxes"
 kind = "service"
 package = "services/taxes"
 app = "taxes_service.main:app"
-port = 8109
+port = 8119
 database = "taxes"
 env = { PROTOCOL_REGISTRY_URL = "$protocol_registry_url" }
 """
@@ -55,16 +56,21 @@ def _with_entry(tmp_path: Path, entry: str) -> Path:
     return path
 
 
+FOLDERS = {"business": "business-tax"}
+
+
 def test_every_service_folder_is_listed_and_every_entry_points_at_real_code() -> None:
     folders = {p.parent.name for p in (REPO / "services").glob("*/pyproject.toml")}
-    assert {p.name for p in LISTED.services} == folders
+    assert {Path(p.package).name for p in LISTED.services} == folders
     for process in LISTED.processes:
         assert (REPO / process.package / "pyproject.toml").is_file(), process.name
         module, _, attribute = process.app.partition(":")
         source = REPO / process.package / (module.replace(".", "/") + ".py")
         assert source.is_file() and attribute, f"{process.name}: no {source}"
         if process.kind == "service":
-            assert process.package == f"services/{process.name}"
+            # The folder is the service's name, but for business-tax, whose service (URL
+            # prefix, database, package) is `business`.
+            assert process.package == f"services/{FOLDERS.get(process.name, process.name)}"
             assert module.startswith(f"{process.name}_service.")
 
 
@@ -124,6 +130,7 @@ def test_the_topics_are_the_event_topics_and_a_dead_letter_topic_per_service() -
         topics.PAYMENTS_PAYMENT_EVENTS,
         topics.FINES_FINE_EVENTS,
         topics.CERTIFICATES_CERTIFICATE_EVENTS,
+        topics.BUSINESS_TAX_EVENTS,
         *(f"{name}.dead-letter" for name in SERVICE_NAMES),
         topics.TEST_EVENTS,
     }
@@ -151,9 +158,9 @@ def test_adding_a_service_is_one_entry_in_the_list(tmp_path) -> None:
     for line in (
         "  taxes:\n    <<: *process\n",
         "args: {SERVICE: taxes}}\n",
-        '      POSTGRES_DBNAME: "taxes"\n      PORT: "8109"\n',
+        '      POSTGRES_DBNAME: "taxes"\n      PORT: "8119"\n',
         '      PROTOCOL_REGISTRY_URL: "http://protocol-registry:8201"\n',
-        "      TAXES_UPSTREAM: taxes:8109\n",
+        "      TAXES_UPSTREAM: taxes:8119\n",
         "      taxes: {condition: service_healthy}\n",
     ):
         assert line in compose
@@ -355,7 +362,7 @@ def test_rendering_the_routes_leaves_the_rest_of_the_template_alone(tmp_path) ->
 @pytest.mark.parametrize(
     ("entry", "complaint"),
     [
-        (TAXES.replace("8109", "8101"), "share a port"),
+        (TAXES.replace("8119", "8101"), "share a port"),
         (TAXES.replace('"taxes"\n', '"identity"\n', 1), "share a name"),
         (TAXES.replace('kind = "service"', 'kind = "worker"'), "kind"),
         (TAXES.replace('database = "taxes"\n', ""), "own database"),
