@@ -153,8 +153,7 @@ async def declare_and_pay(
     return marks
 
 
-async def main(args: argparse.Namespace) -> None:
-    stack = ensure_up()
+async def main(args: argparse.Namespace, stack) -> None:
     async with (
         httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as portal,
         httpx.AsyncClient(timeout=30) as browser,
@@ -178,4 +177,5 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=30, help="declarations, one per month")
-    asyncio.run(main(parser.parse_args()))
+    arguments = parser.parse_args()
+    asyncio.run(main(arguments, ensure_up()))  # the stack first: it runs its own event loop
