@@ -23,13 +23,14 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 import structlog
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from eventsourcing.utils import get_topic
 
 from portal_events.mapper import MAPPER_TOPIC
@@ -110,11 +111,29 @@ class Written(Generic[T]):
     position: int | None
 
 
+class DateAsISO(Transcoding):
+    """Stores a `date` (a protocol date, a warrant's issue date) as "YYYY-MM-DD"; the library
+    has no transcoding for it."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
 class ServiceApplication(Application[UUID]):
     """Subclass it once per service; `name` is the service's name, lower case."""
 
     env: ClassVar[dict[str, str]] = {"MAPPER_TOPIC": MAPPER_TOPIC, "SINGLE_ROW_TRACKING": "y"}
     max_save_attempts: ClassVar[int] = 8
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
 
     # --- loading -------------------------------------------------------------------------------
 

@@ -6,23 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError
 from portal_events.application import ServiceApplication
 
 from protocol_service.domainmodel import Registration, RegistrationNotFound, id_for
-
-
-class DateAsISO(Transcoding):
-    """Stores a `date` (the protocol date) as "YYYY-MM-DD"; the library has none built in."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
 
 
 @dataclass(frozen=True)
@@ -49,10 +36,6 @@ EVERYTHING = Scope(everything=True)
 
 class ProtocolApplication(ServiceApplication):
     name = "protocol"
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
 
     def request_registration(
         self,
