@@ -50,10 +50,11 @@ reset: venv
 	$(PY) -m portal_stack reset
 
 # The back-office worklist rebuilt from zero out of the event topics (kept forever for this),
-# with a progress display (SPEC X-3). Its settings' defaults are the local stack's servers.
+# with a progress display (SPEC X-3); by default against the local stack (its settings' defaults,
+# and the stack's database password unless POSTGRES_PASSWORD says otherwise).
 .PHONY: rebuild-worklist
 rebuild-worklist: venv
-	$(PY) -m backoffice_service.rebuild $(ARGS)
+	POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-postgres} $(PY) -m backoffice_service.rebuild $(ARGS)
 
 # The tests' session fixture calls portal_stack.ensure_up(), so no separate `make up` is needed.
 .PHONY: test

@@ -11,7 +11,7 @@ class ServiceSettings(BaseSettings):
     postgres_host: str = "127.0.0.1"
     postgres_port: int = 54329
     postgres_user: str = "postgres"
-    postgres_password: str = ""  # the local stack trusts loopback; set it elsewhere
+    postgres_password: str = ""  # from the environment (the local stack's: deploy/services.toml)
     postgres_dbname: str = "postgres"
 
     kafka_enabled: bool = True
