@@ -40,6 +40,7 @@ from business_service.domainmodel import (
     DeclarationInvalid,
     DeclarationNotFound,
     DeclarationRejected,
+    NothingToPay,
     NotVerified,
     PaymentInProgress,
     PeriodAlreadyDeclared,
@@ -105,7 +106,7 @@ ERRORS: ErrorTable = {
     DebtNotFound: HttpError(404, "not_found", "Η οφειλή δεν βρέθηκε. (Not found.)"),
     DeclarationInvalid: HttpError(
         422,
-        "invalid_declaration",
+        "invalid_input",
         "Η δήλωση δεν είναι σωστή. (The declaration is invalid.)",
         lambda e: [{"field": field, "problem": p} for field, p in e.problems.items()],
     ),
@@ -123,6 +124,12 @@ ERRORS: ErrorTable = {
         "Η δήλωση απορρίφθηκε· υποβάλετε νέα. (Rejected: submit the declaration again.)",
     ),
     DebtAlreadyPaid: HttpError(409, "already_paid", "Η οφειλή έχει ήδη πληρωθεί. (Already paid.)"),
+    NothingToPay: HttpError(
+        409,
+        "nothing_to_pay",
+        "Το ποσό είναι μηδενικό· δεν υπάρχει τίποτα να πληρωθεί με κάρτα. "
+        "(The total is zero: there is nothing to pay by card.)",
+    ),
     PaymentInProgress: HttpError(
         409,
         "payment_in_progress",
@@ -154,11 +161,11 @@ WHO = (
 )
 
 
-def caller_afm(principal: BusinessUser, business: BusinessApp) -> str:
+def caller_afm(principal: Principal, business: BusinessApplication) -> str:
+    """The ΑΦΜ the caller acts for (403 `profile_incomplete`, `not_verified` otherwise). Asked
+    in each route's body, not as a dependency: FastAPI runs dependencies before it validates
+    the parameters, and a malformed request is 422 whoever sends it (nothing is looked up)."""
     return business.eligible_afm(principal.user_id)
-
-
-Afm = Annotated[str, Depends(caller_afm)]
 
 
 @router.get(
@@ -194,7 +201,7 @@ def tax_rules(business: BusinessApp) -> TaxRules:
     responses=error_responses(401, 403, 422),
 )
 def list_warrants(
-    afm: Afm,
+    principal: BusinessUser,
     business: BusinessApp,
     system: System,
     warrants: Warrants,
@@ -204,6 +211,7 @@ def list_warrants(
     year: Annotated[int | None, Query(ge=2000, le=9999, description="Issued in this year")] = None,
     status: Annotated[WarrantStatus | None, Query(description="Only of this status")] = None,
 ) -> WarrantSummaryPage:
+    afm = caller_afm(principal, business)
     settings: BusinessSettings = runtime.settings
     last = syncs.view.synced_at(afm)
     now = business.clock()
@@ -245,12 +253,12 @@ def list_warrants(
 def declare(
     body: DeclarationCreate,
     principal: BusinessUser,
-    afm: Afm,
     business: BusinessApp,
     system: System,
     runtime: ServiceRuntime,
     idempotency_key: IdempotencyKey = None,
 ) -> DeclarationCreated:
+    afm = caller_afm(principal, business)
     command = body.model_dump(mode="json")
     written = business.declare(
         business_id=principal.user_id,
@@ -279,11 +287,13 @@ def declare(
     responses=error_responses(401, 403, 422),
 )
 def list_declarations(
-    afm: Afm,
+    principal: BusinessUser,
+    business: BusinessApp,
     declarations: Declarations,
     paging: PagingParams,
     status: Annotated[DeclarationStatus | None, Query(description="Only of this status")] = None,
 ) -> DeclarationSummaryPage:
+    afm = caller_afm(principal, business)
     rows, total = declarations.view.of_business(afm, status, paging.limit, paging.offset)
     return DeclarationSummaryPage.of([DeclarationSummary(**row) for row in rows], total, paging)
 
@@ -298,8 +308,9 @@ def list_declarations(
     responses=error_responses(401, 403, 404, 422),
 )
 def get_declaration(
-    declaration_id: DeclarationId, afm: Afm, business: BusinessApp
+    declaration_id: DeclarationId, principal: BusinessUser, business: BusinessApp
 ) -> DeclarationPublic:
+    afm = caller_afm(principal, business)
     declaration, history = business.declaration_history(afm, declaration_id)
     return _declaration_public(declaration, history)
 
@@ -343,18 +354,21 @@ def _payment_created(runtime: ServiceRuntime, result: dict[str, Any]) -> Payment
     "the `redirect_url` (the checkout, then the bank's page). Its payment already open: that "
     "same payment again. Accepted already: 409 `already_paid`; rejected (or its quote ran out "
     "now): 409 `declaration_rejected`; another declaration of the period accepted: 409 "
-    "`period_already_declared`, being paid: 409 `payment_in_progress`. Another business's: "
-    "404. With an `Idempotency-Key`, a repeat answers the same payment.",
+    "`period_already_declared`, being paid: 409 `payment_in_progress`; a total of zero: 409 "
+    "`nothing_to_pay`. Another business's: 404. The declaration is accepted only when the "
+    "payments service reports this payment completed; a payment completing for a declaration "
+    "already accepted or rejected is recorded as needing a refund (a person's to give back), "
+    "never accepted twice. With an `Idempotency-Key`, a repeat answers the same payment.",
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def pay_declaration(
     declaration_id: DeclarationId,
     principal: BusinessUser,
-    afm: Afm,
     business: BusinessApp,
     runtime: ServiceRuntime,
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentCreated:
+    afm = caller_afm(principal, business)
     command = {"declaration_id": str(declaration_id), "action": "pay"}
     written = business.start_declaration_payment(
         afm,
@@ -375,7 +389,7 @@ def _debt_public(line: DebtLine) -> DebtPublic:
         assessed_on=record.assessed_on,
         principal=record.principal,
         surcharges=0 if line.status == "paid" else quote.surcharges,
-        total=record.principal if line.status == "paid" else quote.total,
+        total=(line.paid_amount or record.principal) if line.status == "paid" else quote.total,
         valid_until=quote.valid_until,
         reference=line.reference,
         status=line.status,  # type: ignore[arg-type]
@@ -390,12 +404,13 @@ def _debt_public(line: DebtLine) -> DebtPublic:
     summary="The business's assessed debts (SPEC B-3)",
     description=f"SPEC B-3. {WHO} The caller's ΑΦΜ's assessed municipal-tax debts, as the "
     "information system holds them now, with surcharges to date, total and RF code: the open "
-    "ones (with those being paid), or `status=paid` for the paid ones. Listed live: while the "
-    "system is down, 503 with Retry-After.",
+    "ones (with those being paid), or `status=paid` for the paid ones. Listed live, not from a "
+    "copy (a debt's amount and status are the system's, and a stale one could be paid twice): "
+    "while the system is down, 503 `municipal_system_unavailable` with Retry-After.",
     responses=error_responses(401, 403, 422) | SYSTEM_DOWN,
 )
 def list_debts(
-    afm: Afm,
+    principal: BusinessUser,
     business: BusinessApp,
     system: System,
     paging: PagingParams,
@@ -403,6 +418,7 @@ def list_debts(
         DebtStatus | None, Query(description="paid: the paid ones; otherwise the open ones")
     ] = None,
 ) -> DebtSummaryPage:
+    afm = caller_afm(principal, business)
     lines = business.debts(afm, system)
     wanted = [line for line in lines if (line.status == "paid") == (status == "paid")]
     if status == "payment_pending":
@@ -426,7 +442,10 @@ def list_debts(
     "ΑΦΜ's, or unknown: 404; the system unavailable: 503 with Retry-After.",
     responses=error_responses(401, 403, 404, 422) | SYSTEM_DOWN,
 )
-def get_debt(debt_id: DebtId, afm: Afm, business: BusinessApp, system: System) -> DebtPublic:
+def get_debt(
+    debt_id: DebtId, principal: BusinessUser, business: BusinessApp, system: System
+) -> DebtPublic:
+    afm = caller_afm(principal, business)
     return _debt_public(business.debt(afm, debt_id, system))
 
 
@@ -437,19 +456,20 @@ def get_debt(debt_id: DebtId, afm: Afm, business: BusinessApp, system: System) -
     summary="Pay an assessed debt by card (SPEC B-3, P-1)",
     description=f"SPEC B-3, P-1. {WHO} Starts paying the debt's total as of now: answers the "
     "payment and the `redirect_url`. Its payment already open: that same payment again. Paid "
-    "already: 409 `already_paid`. Not the caller's ΑΦΜ's: 404; the system unavailable: 503. "
+    "already (here, or at the municipality meanwhile): 409 `already_paid`. Not the caller's "
+    "ΑΦΜ's: 404; the system unavailable: 503. "
     "With an `Idempotency-Key`, a repeat answers the same payment.",
     responses=error_responses(401, 403, 404, 409, 422) | SYSTEM_DOWN,
 )
 def pay_debt(
     debt_id: DebtId,
     principal: BusinessUser,
-    afm: Afm,
     business: BusinessApp,
     system: System,
     runtime: ServiceRuntime,
     idempotency_key: IdempotencyKey = None,
 ) -> PaymentCreated:
+    afm = caller_afm(principal, business)
     command = {"debt_id": debt_id, "action": "pay"}
     written = business.start_debt_payment(
         afm,

@@ -28,7 +28,6 @@ from uuid import UUID
 
 import structlog
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Transcoding
 from portal_events.application import Idempotency, ServiceApplication, Written
 from portal_events.payables import format_euros, rf_code
 
@@ -79,20 +78,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class DateAsISO(Transcoding):
-    """Stores a `date` (issue, VAT return, payment dates) as "YYYY-MM-DD"; the library has none
-    built in. The name is protocol's for the same transcoding (one day, the kit's)."""
-
-    type = date
-    name = "date_iso"
-
-    def encode(self, obj: date) -> str:
-        return obj.isoformat()
-
-    def decode(self, data: str) -> date:
-        return date.fromisoformat(data)
-
-
 @dataclass(frozen=True)
 class DebtLine:
     """A debt as the business sees it: the system's record, what it costs now, and our own
@@ -104,6 +89,7 @@ class DebtLine:
     status: str  # open | payment_pending | paid
     payment_id: UUID | None
     paid_at: datetime | None
+    paid_amount: int | None  # what was paid here (principal plus surcharges); None: not here
 
 
 class BusinessApplication(ServiceApplication):
@@ -119,10 +105,6 @@ class BusinessApplication(ServiceApplication):
         super().__init__(env=env)
         self.rules = rules or Rules.load(self.env.get("BUSINESS_RULES_PATH"))
         self.clock = clock
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
 
     # --- who may use the service, from identity's events ---------------------------------------
 
@@ -438,9 +420,10 @@ class BusinessApplication(ServiceApplication):
     def _line(self, record: DebtRecord) -> DebtLine:
         ours = self._find(debt_id_for(record.afm, record.debt_id), Debt)
         quote = debt_quote(self.rules, record.principal, record.assessed_on, self.clock())
-        status, payment_id, paid_at = "open", None, record.paid_at
+        status, payment_id, paid_at, paid_amount = "open", None, record.paid_at, None
         if ours is not None and ours.paid:
             status, payment_id, paid_at = "paid", ours.paid_payment_id, ours.paid_at
+            paid_amount = ours.paid_amount
         elif record.status == "paid":
             status = "paid"
         elif ours is not None and ours.open_payment is not None:
@@ -452,6 +435,7 @@ class BusinessApplication(ServiceApplication):
             status=status,
             payment_id=payment_id,
             paid_at=paid_at,
+            paid_amount=paid_amount,
         )
 
     def start_debt_payment(
@@ -464,16 +448,18 @@ class BusinessApplication(ServiceApplication):
         idempotency: Idempotency | None,
     ) -> Written[dict[str, Any]]:
         """Start paying the debt's total as of now: {payment_id, amount}; its payment already
-        open: that one again. DebtNotFound, DebtAlreadyPaid; MunicipalSystemUnavailable."""
+        open: that one again. DebtNotFound, DebtAlreadyPaid (paid here, or in the system: paid
+        at its counter while a payment here was open, that payment is not offered again),
+        NothingToPay; MunicipalSystemUnavailable."""
 
         def create() -> tuple[list[Aggregate], dict[str, Any]]:
             line = self.debt(afm, debt_id, system)
+            if line.status == "paid":  # here, or at the municipality's counter meanwhile
+                raise DebtAlreadyPaid(debt_id)
             debt = self._find(debt_id_for(afm, debt_id), Debt)
             if debt is not None and debt.open_payment is not None:
                 open_payment = debt.open_payment
                 return [], _payment_result(open_payment["payment_id"], open_payment["amount"])
-            if line.status == "paid":
-                raise DebtAlreadyPaid(debt_id)
             record = line.record
             if debt is None:
                 debt = Debt(

@@ -76,6 +76,11 @@ class DebtAlreadyPaid(BusinessError):
     """The debt is paid: no new payment."""
 
 
+class NothingToPay(BusinessError):
+    """The total is zero (a period without receipts): there is no card payment of nothing, and
+    a payment request of zero is no valid one for the payments service."""
+
+
 class PaymentInProgress(BusinessError):
     """Another payment of the same thing (another user's, or another declaration of the same
     period) is open."""
@@ -374,6 +379,7 @@ class Declaration(Aggregate):
         self.paid_at: datetime | None = None
         self.rejection_reason: str | None = None
         self.filing_attempts = 0
+        self.next_filing_at: datetime | None = None
         self.receipt: str | None = None
         self.filed_at: datetime | None = None
         self.filing_refused = False
@@ -401,6 +407,8 @@ class Declaration(Aggregate):
         if self.open_payment is not None:
             raise PaymentInProgress(str(self.id))
         amount = self.quote["total"]
+        if amount <= 0:
+            raise NothingToPay(str(self.id))
         self._payment_started(payment_id, payer_id, amount, description, self.reference)
 
     @event(PaymentStarted)
@@ -483,6 +491,7 @@ class Declaration(Aggregate):
     @event(FilingFailed)
     def _filing_failed(self, attempt: int, reason: str, next_attempt_at: datetime) -> None:
         self.filing_attempts = attempt
+        self.next_filing_at = next_attempt_at
 
     def file(self, receipt: str, filed_at: datetime) -> None:
         if self.filing_due:
@@ -649,6 +658,7 @@ class Debt(Aggregate):
         self.paid_amount: int | None = None
         self.paid_at: datetime | None = None
         self.report_attempts = 0
+        self.next_report_at: datetime | None = None
         self.reported = False
         self.refunds_needed: list[UUID] = []
 
@@ -667,6 +677,8 @@ class Debt(Aggregate):
             raise DebtAlreadyPaid(self.debt_id)
         if self.open_payment is not None:
             raise PaymentInProgress(self.debt_id)
+        if amount <= 0:
+            raise NothingToPay(self.debt_id)
         self._payment_started(payment_id, payer_id, amount, description, self.reference)
 
     @event(PaymentStarted)
@@ -715,6 +727,7 @@ class Debt(Aggregate):
     @event(ReportFailed)
     def _report_failed(self, attempt: int, reason: str, next_attempt_at: datetime) -> None:
         self.report_attempts = attempt
+        self.next_report_at = next_attempt_at
 
     def report(self) -> None:
         if self.report_due:

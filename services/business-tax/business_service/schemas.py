@@ -13,12 +13,38 @@ from pydantic import BaseModel, Field
 DECLARATION_ID_EXAMPLE = "4f1c2b3a-5d6e-4f70-8a9b-0c1d2e3f4a5b"
 
 DeclarationStatus = Literal["quoted", "payment_pending", "accepted", "rejected"]
+PeriodType = Literal["monthly", "quarterly"]
 WarrantStatus = Literal["issued", "paid"]
 DebtStatus = Literal["open", "payment_pending", "paid"]
 
 
 def _cents(description: str, example: int) -> Any:
     return Field(description=f"{description}, in cents of EUR", examples=[example])
+
+
+# A bound far above any business's receipts (a trillion euros), so that every amount fits the
+# read models' bigint columns and the payments service's amounts.
+MAX_GROSS_REVENUE = 10**14
+
+
+def _period_type() -> Any:
+    return Field(
+        description="How the business files VAT: monthly (periods 1-12) or quarterly (1-4)"
+    )
+
+
+def _period() -> Any:
+    return Field(description="The month (1-12) or quarter (1-4)", examples=[1])
+
+
+def _year() -> Any:
+    return Field(description="The period's year", examples=[2026])
+
+
+def _vat_return_date() -> Any:
+    return Field(
+        description="When the VAT return was filed: not before the period's end nor in the future"
+    )
 
 
 # --- rules ---------------------------------------------------------------------------------------
@@ -93,15 +119,16 @@ class WarrantSummaryPage(ListPage[WarrantSummary]):
 class DeclarationCreate(BaseModel):
     """A municipal-tax declaration (B-2), as in the VAT return."""
 
-    period_type: Literal["monthly", "quarterly"] = Field(
-        description="How the business files VAT: monthly (periods 1-12) or quarterly (1-4)"
+    period_type: PeriodType = _period_type()
+    period: int = _period()
+    year: int = _year()
+    gross_revenue: int = Field(
+        description="Gross receipts of the period as in the VAT return, in cents of EUR (not "
+        "negative)",
+        examples=[1500000],
+        le=MAX_GROSS_REVENUE,
     )
-    period: int = Field(description="The month (1-12) or quarter (1-4)", examples=[1])
-    year: int = Field(description="The period's year", examples=[2026])
-    gross_revenue: int = _cents("Gross receipts of the period as in the VAT return", 1500000)
-    vat_return_date: date = Field(
-        description="When the VAT return was filed: not before the period's end nor in the future"
-    )
+    vat_return_date: date = _vat_return_date()
 
 
 class QuoteBreakdown(BaseModel):
@@ -145,11 +172,11 @@ class DeclarationPublic(DeclarationQuote):
     """One declaration: its saga's state, amounts, payment and history (B-2)."""
 
     declaration_id: UUID = Field(examples=[DECLARATION_ID_EXAMPLE])
-    period_type: Literal["monthly", "quarterly"]
-    period: int
-    year: int
+    period_type: PeriodType = _period_type()
+    period: int = _period()
+    year: int = _year()
     gross_revenue: int = _cents("Gross receipts declared", 1500000)
-    vat_return_date: date
+    vat_return_date: date = _vat_return_date()
     status: DeclarationStatus = Field(description="quoted, payment_pending, accepted, rejected")
     filed: bool = Field(description="The information system has it (after acceptance)")
     receipt: str | None = Field(description="The information system's receipt, once filed")
@@ -165,17 +192,17 @@ class DeclarationSummary(BaseModel):
     """One line of the business's declarations (B-2)."""
 
     declaration_id: UUID = Field(examples=[DECLARATION_ID_EXAMPLE])
-    period_type: Literal["monthly", "quarterly"]
-    period: int
-    year: int
+    period_type: PeriodType = _period_type()
+    period: int = _period()
+    year: int = _year()
     gross_revenue: int = _cents("Gross receipts declared", 1500000)
-    status: DeclarationStatus
+    status: DeclarationStatus = Field(description="quoted, payment_pending, accepted, rejected")
     filed: bool = Field(description="The information system has it")
     tax: int = _cents("Tax", 7500)
     surcharges: int = _cents("Surcharges as quoted", 0)
     total: int = _cents("Total as quoted", 7500)
     valid_until: datetime = Field(description="Until when the quote held")
-    declared_at: datetime
+    declared_at: datetime = Field(description="When it was declared (UTC)")
 
 
 class DeclarationSummaryPage(ListPage[DeclarationSummary]):

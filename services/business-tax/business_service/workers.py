@@ -85,9 +85,14 @@ class Filer(PollingWorker):
     def _next_attempt(self, attempts: int) -> datetime:
         return self.clock() + timedelta(seconds=self.policy.delay(attempts + 1))
 
+    def _not_yet(self, next_attempt_at: datetime | None) -> bool:
+        """The aggregate's own next attempt is later: the view has not caught up with the last
+        failure yet (without this, a failure would be retried at once until it had)."""
+        return next_attempt_at is not None and next_attempt_at > self.clock()
+
     def _file(self, declaration_id: UUID) -> bool:
         declaration = self.app.unfiled_declaration(declaration_id)
-        if declaration is None:
+        if declaration is None or self._not_yet(declaration.next_filing_at):
             return False  # the view lags a moment behind the declaration
         try:
             receipt = self.system.file_declaration(self.app.filing_of(declaration))
@@ -102,16 +107,26 @@ class Filer(PollingWorker):
                 next_attempt_at=next_at.isoformat(),
             )
         except DeclarationAlreadyFiled as exc:
-            self.app.record_filing_refused(declaration_id, str(exc))
-            log.error("declaration_filing_refused", declaration_id=str(declaration_id))
+            if exc.existing_declaration_id == str(declaration_id):
+                self._filed_before(declaration_id)
+            else:
+                self.app.record_filing_refused(declaration_id, str(exc))
+                log.error("declaration_filing_refused", declaration_id=str(declaration_id))
         else:
             self.app.record_filed(declaration_id, receipt.receipt, receipt.filed_at)
             log.info("declaration_filed", declaration_id=str(declaration_id))
         return True
 
+    def _filed_before(self, declaration_id: UUID) -> None:
+        """The system holds this very declaration (an attempt whose answer was lost filed it)
+        but refused it as a second one instead of answering its receipt again: it is filed.
+        The system named no receipt, so the declaration's id (its key there too) stands in."""
+        self.app.record_filed(declaration_id, str(declaration_id), self.clock())
+        log.warning("declaration_filed_before", declaration_id=str(declaration_id))
+
     def _report(self, debt_uuid: UUID) -> bool:
         debt = self.app.unreported_debt(debt_uuid)
-        if debt is None:
+        if debt is None or self._not_yet(debt.next_report_at):
             return False
         assert debt.paid_payment_id is not None and debt.paid_at is not None
         try:
