@@ -223,7 +223,7 @@ def list_warrants(
         as_of = last
     else:
         runtime.settle(WarrantView, position)
-        as_of = now
+        as_of = business.clock()  # the system answered: the copy matches it as of now
     rows, total = warrants.view.of_business(afm, year, status, paging.limit, paging.offset)
     return WarrantSummaryPage(
         items=[WarrantSummary(**row) for row in rows],

@@ -44,7 +44,7 @@ _serial = itertools.count(1)
 
 
 def new_afm() -> str:
-    """A valid ΑΦΜ (check digit) no other test uses."""
+    """A valid ΑΦΜ (check digit) no other test uses (the simulator refuses a bad one)."""
     stem = f"2{uuid.uuid4().int % 10**4:04d}{next(_serial):03d}"
     check = sum(int(d) * 2 ** (8 - i) for i, d in enumerate(stem)) % 11 % 10
     return f"{stem}{check}"
@@ -171,6 +171,12 @@ class InMemoryMunicipalSystem:
 @pytest.fixture
 def system() -> InMemoryMunicipalSystem:
     return InMemoryMunicipalSystem()
+
+
+@pytest.fixture
+def fresh_afm() -> str:
+    """An ΑΦΜ of a business nobody has seen yet."""
+    return new_afm()
 
 
 # --- API tests ----------------------------------------------------------------------------------
