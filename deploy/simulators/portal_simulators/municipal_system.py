@@ -22,7 +22,9 @@ that adapter sees the real system, failures included:
 - `POST /declarations` `{declaration_id, afm, period_type, period, year, gross_revenue, tax,
   surcharges, total, payment_id, paid_at}` -> 201 `{declaration_id, receipt, filed_at}`; the
   same declaration_id again: 200 with the same receipt; another declaration already filed for
-  the same ΑΦΜ and period: 409 `period_already_declared` (the filed one in `details`).
+  the same ΑΦΜ and period: 409 `period_already_declared` (the filed one in `details`). A nil
+  declaration (total 0: a period without receipts) needs no payment (`payment_id` and `paid_at`
+  null or left out); any other total without its payment: 422.
 - `GET /declarations/{declaration_id}` -> 200 the filed declaration | 404.
 - `PUT /control` `{mode: up|down|slow, delay_seconds?}` / `GET /control`: `down` answers 503 on
   every route above; `slow` does the work, then waits `delay_seconds` before answering (a client
@@ -102,7 +104,11 @@ CREATE TABLE IF NOT EXISTS debts (
     UNIQUE (year, seq)
 );
 CREATE INDEX IF NOT EXISTS debts_by_afm ON debts (afm);
-CREATE TABLE IF NOT EXISTS declarations (
+"""
+
+# A nil declaration (total 0) is filed without a payment; any other only with one.
+_DECLARATIONS_TABLE = """
+CREATE TABLE IF NOT EXISTS {table} (
     declaration_id TEXT PRIMARY KEY,
     afm TEXT NOT NULL,
     period_type TEXT NOT NULL,
@@ -112,14 +118,15 @@ CREATE TABLE IF NOT EXISTS declarations (
     tax INTEGER NOT NULL,
     surcharges INTEGER NOT NULL,
     total INTEGER NOT NULL,
-    payment_id TEXT NOT NULL,
-    paid_at TEXT NOT NULL,
+    payment_id TEXT,
+    paid_at TEXT,
     receipt TEXT NOT NULL UNIQUE,
     receipt_year INTEGER NOT NULL,
     receipt_seq INTEGER NOT NULL,
     filed_at TEXT NOT NULL,
-    UNIQUE (afm, period_type, period, year)
-);
+    UNIQUE (afm, period_type, period, year),
+    CHECK (total = 0 OR (payment_id IS NOT NULL AND paid_at IS NOT NULL))
+)
 """
 
 _NEXT_SEQ = {
@@ -320,8 +327,8 @@ class DeclarationIn(BaseModel):
     tax: Cents
     surcharges: Cents
     total: Cents
-    payment_id: UUID
-    paid_at: datetime
+    payment_id: UUID | None = Field(None, description="The payment; null only if total is 0")
+    paid_at: datetime | None = Field(None, description="When it was paid; null only if total is 0")
 
     @model_validator(mode="after")
     def _consistent(self) -> DeclarationIn:
@@ -331,6 +338,10 @@ class DeclarationIn(BaseModel):
             )
         if self.total != self.tax + self.surcharges:
             raise ValueError("total must be tax + surcharges")
+        if (self.payment_id is None) != (self.paid_at is None):
+            raise ValueError("payment_id and paid_at go together")
+        if self.total > 0 and self.payment_id is None:
+            raise ValueError("a total above 0 is filed only with its payment")
         return self
 
 
@@ -349,8 +360,8 @@ class DeclarationOut(FilingReceiptOut):
     tax: int
     surcharges: int
     total: int
-    payment_id: str
-    paid_at: datetime
+    payment_id: str | None
+    paid_at: datetime | None
 
 
 class Items(BaseModel, Generic[T]):
@@ -367,6 +378,7 @@ class System:
         self._lock = threading.Lock()  # one connection shared by the server's threads
         self._now = now
         with self._transaction():
+            self._ensure_declarations_table()
             if self._db.execute("SELECT count(*) FROM businesses").fetchone()[0] == 0:
                 self._load_demo()
 
@@ -539,6 +551,18 @@ class System:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+
+    def _ensure_declarations_table(self) -> None:
+        """Create the declarations' table, or rebuild one from before nil declarations, whose
+        payment columns were NOT NULL (SQLite cannot drop a constraint), keeping its rows."""
+        columns = self._db.execute("PRAGMA table_info(declarations)").fetchall()
+        if not any(c["name"] == "payment_id" and c["notnull"] for c in columns):
+            self._db.execute(_DECLARATIONS_TABLE.format(table="declarations"))
+            return
+        self._db.execute(_DECLARATIONS_TABLE.format(table="declarations_rebuilt"))
+        self._db.execute("INSERT INTO declarations_rebuilt SELECT * FROM declarations")
+        self._db.execute("DROP TABLE declarations")
+        self._db.execute("ALTER TABLE declarations_rebuilt RENAME TO declarations")
 
     def _ensure_business(self, afm: str) -> sqlite3.Row:
         self._db.execute(
@@ -751,7 +775,7 @@ def create_app(db_path: str | None = None, now: Callable[[], datetime] = utc_now
         },
     )
     def file_declaration(filing: DeclarationIn, response: Response) -> FilingReceiptOut:
-        """File a paid declaration (201), or answer the receipt it got before (200)."""
+        """File a paid or nil declaration (201), or answer the receipt it got before (200)."""
         _require_afm(filing.afm)
         filed, created = system.file_declaration(filing)
         response.status_code = 201 if created else 200

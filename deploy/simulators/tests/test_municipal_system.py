@@ -1,8 +1,9 @@
-"""The municipal information system simulator (SPEC B-1 warrants, B-2 filed declarations, B-3
-assessed debts), over HTTP."""
+"""The municipal information system simulator (SPEC B-1 warrants, B-2 filed declarations, nil
+ones included, B-3 assessed debts), over HTTP."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from uuid import uuid4
 
@@ -189,6 +190,8 @@ def test_a_declaration_is_filed_once_per_id_and_once_per_period_b2(system):
         ({"total": 60_001}, "body"),  # not tax + surcharges
         ({"gross_revenue": -1}, "gross_revenue"),
         ({"declaration_id": "a/b"}, "declaration_id"),
+        ({"payment_id": None, "paid_at": None}, "body"),  # something to pay, and not paid
+        ({"paid_at": None}, "body"),  # a payment without its time
     ],
 )
 def test_an_invalid_declaration_is_422_with_the_field_and_filed_nowhere_b2(system, changes, field):
@@ -198,6 +201,51 @@ def test_an_invalid_declaration_is_422_with_the_field_and_filed_nowhere_b2(syste
     assert refused.json()["code"] == "invalid_request"
     assert [detail["field"] for detail in refused.json()["details"]] == [field]
     assert system.get("/businesses/090000045").json()["declarations"] == []
+
+
+def test_a_nil_declaration_is_filed_without_a_payment_b2(system):
+    """A period without receipts (total 0) has nothing to pay: filed all the same."""
+    body = declaration(gross_revenue=0, tax=0, total=0)
+    del body["payment_id"], body["paid_at"]
+    filed = system.post("/declarations", json=body)
+    assert filed.status_code == 201, filed.text
+    stored = system.get(f"/declarations/{body['declaration_id']}").json()
+    assert (stored["total"], stored["payment_id"], stored["paid_at"]) == (0, None, None)
+    again = system.post("/declarations", json=body | {"payment_id": None, "paid_at": None})
+    assert (again.status_code, again.json()) == (200, filed.json())
+
+
+def test_books_from_before_nil_declarations_are_kept_and_take_nil_ones_b2(db_path):
+    """A database whose declarations required a payment (as the simulator made them before) is
+    rebuilt on start, its declarations kept."""
+    old = sqlite3.connect(db_path)
+    old.execute(
+        "CREATE TABLE declarations (declaration_id TEXT PRIMARY KEY, afm TEXT NOT NULL, "
+        "period_type TEXT NOT NULL, period INTEGER NOT NULL, year INTEGER NOT NULL, "
+        "gross_revenue INTEGER NOT NULL, tax INTEGER NOT NULL, surcharges INTEGER NOT NULL, "
+        "total INTEGER NOT NULL, payment_id TEXT NOT NULL, paid_at TEXT NOT NULL, "
+        "receipt TEXT NOT NULL UNIQUE, receipt_year INTEGER NOT NULL, "
+        "receipt_seq INTEGER NOT NULL, filed_at TEXT NOT NULL, "
+        "UNIQUE (afm, period_type, period, year))"
+    )
+    paid = declaration()
+    old.execute(
+        "INSERT INTO declarations VALUES (:declaration_id, :afm, :period_type, :period, :year, "
+        ":gross_revenue, :tax, :surcharges, :total, :payment_id, :paid_at, 'ΑΠ-2026/000001', "
+        "2026, 1, '2026-10-12T09:30:00+03:00')",
+        paid,
+    )
+    old.commit()
+    old.close()
+    nil = declaration(period=2, gross_revenue=0, tax=0, total=0, payment_id=None, paid_at=None)
+    with serve(create_app(db_path, now=lambda: NOW)) as url, httpx.Client(base_url=url) as client:
+        assert client.post("/declarations", json=nil).status_code == 201
+        kept = client.get(f"/declarations/{paid['declaration_id']}").json()
+        assert (kept["receipt"], kept["payment_id"]) == ("ΑΠ-2026/000001", paid["payment_id"])
+        periods = [
+            d["period"] for d in client.get(f"/businesses/{OTHER_AFM}").json()["declarations"]
+        ]
+        assert periods == [2, 3]
 
 
 def test_a_declaration_for_a_malformed_afm_is_422_b2(system):

@@ -499,14 +499,21 @@ class TaxDeclarationContract(Contract):
 
 @contract
 class TaxDeclarationAcceptedV1(TaxDeclarationContract):
-    """The declaration's payment completed: it is accepted (SPEC B-2) and is being filed with the
-    municipal information system."""
+    """The declaration's payment completed, or it is nil (total 0: a period without receipts,
+    nothing to pay): it is accepted (SPEC B-2) and is being filed with the municipal
+    information system."""
 
     TYPE: ClassVar[str] = "TaxDeclarationAccepted"
     VERSION: ClassVar[int] = 1
 
-    total: int = Field(description="Tax plus surcharges paid, in cents of EUR")
-    payment_id: UUID
+    total: int = Field(description="Tax plus surcharges paid, in cents of EUR (0: nil)")
+    payment_id: UUID | None = Field(
+        None,
+        description="The payment that paid it; null for a nil declaration (total 0), accepted "
+        "without any payment. Widened from required within version 1 (an additive, "
+        "backward-compatible change: every event published before still validates, and only a "
+        "nil declaration's, which did not exist before, has it null).",
+    )
     accepted_at: datetime
 
 

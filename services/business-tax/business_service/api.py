@@ -58,6 +58,7 @@ from business_service.schemas import (
     DebtSummaryPage,
     DeclarationCreate,
     DeclarationCreated,
+    DeclarationPaymentCreated,
     DeclarationPublic,
     DeclarationStatus,
     DeclarationSummary,
@@ -335,12 +336,16 @@ def _declaration_public(declaration: Declaration, history: list[Any]) -> Declara
     )
 
 
-def _payment_created(runtime: ServiceRuntime, result: dict[str, Any]) -> PaymentCreated:
+def _checkout_url(runtime: ServiceRuntime, payment_id: str) -> str:
     settings: BusinessSettings = runtime.settings
+    return f"{settings.portal_public_url.rstrip('/')}/payments/{payment_id}/checkout"
+
+
+def _payment_created(runtime: ServiceRuntime, result: dict[str, Any]) -> PaymentCreated:
     payment_id = result["payment_id"]
     return PaymentCreated(
         payment_id=payment_id,
-        redirect_url=f"{settings.portal_public_url.rstrip('/')}/payments/{payment_id}/checkout",
+        redirect_url=_checkout_url(runtime, payment_id),
         amount=result["amount"],
     )
 
@@ -348,17 +353,20 @@ def _payment_created(runtime: ServiceRuntime, result: dict[str, Any]) -> Payment
 @router.post(
     "/tax-declarations/{declaration_id}/payment",
     status_code=201,
-    response_model=PaymentCreated,
-    summary="Pay a declaration by card (SPEC B-2, P-1)",
+    response_model=DeclarationPaymentCreated,
+    summary="Pay a declaration by card, or accept a nil one (SPEC B-2, P-1)",
     description=f"SPEC B-2, P-1. {WHO} Starts paying the quoted total: answers the payment and "
     "the `redirect_url` (the checkout, then the bank's page). Its payment already open: that "
     "same payment again. Accepted already: 409 `already_paid`; rejected (or its quote ran out "
     "now): 409 `declaration_rejected`; another declaration of the period accepted: 409 "
-    "`period_already_declared`, being paid: 409 `payment_in_progress`; a total of zero: 409 "
-    "`nothing_to_pay`. Another business's: 404. The declaration is accepted only when the "
-    "payments service reports this payment completed; a payment completing for a declaration "
-    "already accepted or rejected is recorded as needing a refund (a person's to give back), "
-    "never accepted twice. With an `Idempotency-Key`, a repeat answers the same payment.",
+    "`period_already_declared`, being paid: 409 `payment_in_progress`. Another business's: "
+    "404. The declaration is accepted only when the payments service reports this payment "
+    "completed; a payment completing for a declaration already accepted or rejected is "
+    "recorded as needing a refund (a person's to give back), never accepted twice. A nil "
+    "declaration (total 0: a period without receipts) has nothing to pay: it is accepted at "
+    "once, with the same 409s for its period, and answers `payment_id` and `redirect_url` null "
+    "and `amount` 0 (a repeat: the same again); it is then filed like any other. With an "
+    "`Idempotency-Key`, a repeat answers the same payment.",
     responses=error_responses(401, 403, 404, 409, 422),
 )
 def pay_declaration(
@@ -367,7 +375,7 @@ def pay_declaration(
     business: BusinessApp,
     runtime: ServiceRuntime,
     idempotency_key: IdempotencyKey = None,
-) -> PaymentCreated:
+) -> DeclarationPaymentCreated:
     afm = caller_afm(principal, business)
     command = {"declaration_id": str(declaration_id), "action": "pay"}
     written = business.start_declaration_payment(
@@ -377,7 +385,12 @@ def pay_declaration(
         idempotency=Idempotency.of(principal.user_id, idempotency_key, command),
     )
     runtime.settle(DeclarationSummaryView, written.position)
-    return _payment_created(runtime, written.result)
+    payment_id = written.result["payment_id"]  # None: nil, accepted with nothing to pay
+    return DeclarationPaymentCreated(
+        payment_id=payment_id,
+        redirect_url=None if payment_id is None else _checkout_url(runtime, payment_id),
+        amount=written.result["amount"],
+    )
 
 
 def _debt_public(line: DebtLine) -> DebtPublic:

@@ -6,9 +6,10 @@
 - B-1: `sync_warrants` asks the information system and records what is new (a warrant seen, a
   warrant seen paid, and the sync itself); the list is the read model's.
 - B-2: `declare` checks, asks the system, quotes; `start_declaration_payment` holds the period's
-  guard and publishes the payment request; the payments service's outcomes accept or reject; an
-  accepted declaration is filed by the filer worker (`filing_of`, `record_filed`, ...), and a
-  quote that expires unpaid is rejected (`expire_quote`, lazily and by a worker).
+  guard and publishes the payment request; the payments service's outcomes accept or reject; a
+  nil declaration (total 0) is accepted there at once, having nothing to pay; an accepted
+  declaration is filed by the filer worker (`filing_of`, `record_filed`, ...), and a quote that
+  expires unpaid is rejected (`expire_quote`, lazily and by a worker).
 - B-3: `debts`, `debt` answer the system's debts with surcharges computed now;
   `start_debt_payment`, the payments' outcomes, then the filer tells the system.
 
@@ -296,9 +297,11 @@ class BusinessApplication(ServiceApplication):
         self, afm: str, declaration_id: UUID, *, payer_id: UUID, idempotency: Idempotency | None
     ) -> Written[dict[str, Any]]:
         """Start paying the declaration's quoted total: {payment_id, amount}. Its payment
-        already open: that one again. DeclarationAlreadyPaid, DeclarationRejected (also its quote
-        expired now), PeriodAlreadyDeclared or PaymentInProgress (another declaration of the
-        period is accepted or being paid)."""
+        already open: that one again. A nil declaration (total 0) is accepted at once instead,
+        with the same guard of its period: {payment_id: None, amount: 0}, and the same again
+        once accepted. DeclarationAlreadyPaid, DeclarationRejected (also its quote expired now),
+        PeriodAlreadyDeclared or PaymentInProgress (another declaration of the period is
+        accepted or being paid)."""
         self.expire_quote(declaration_id, afm=afm)
 
         def create() -> tuple[list[Aggregate], dict[str, Any]]:
@@ -306,11 +309,18 @@ class BusinessApplication(ServiceApplication):
             if declaration.open_payment is not None:
                 open_payment = declaration.open_payment
                 return [], _payment_result(open_payment["payment_id"], open_payment["amount"])
+            if declaration.nil and declaration.status == "accepted":
+                return [], _payment_result(None, 0)
             if declaration.status == "accepted":
                 raise DeclarationAlreadyPaid(str(declaration_id))
             if declaration.status == "rejected":
                 raise DeclarationRejected(str(declaration_id))
             guard = self._guard(declaration)
+            if declaration.nil:
+                guard.check_payable(declaration.id)
+                declaration.accept_nil()
+                guard.settle(declaration.id)
+                return [guard, declaration], _payment_result(None, 0)
             guard.hold(declaration.id)
             payment_id = uuid.uuid4()
             declaration.start_payment(payment_id, payer_id, declaration_description(declaration))
@@ -368,7 +378,8 @@ class BusinessApplication(ServiceApplication):
     # the filer's side
 
     def filing_of(self, declaration: Declaration) -> DeclarationFiling:
-        assert declaration.paid_payment_id is not None and declaration.paid_at is not None
+        """What the system is told of an accepted declaration: its payment (none if nil)."""
+        assert declaration.nil or declaration.paid_payment_id is not None
         return DeclarationFiling(
             declaration_id=declaration.id,
             afm=declaration.afm,
@@ -519,8 +530,8 @@ class BusinessApplication(ServiceApplication):
             return None
 
 
-def _payment_result(payment_id: UUID | str, amount: int) -> dict[str, Any]:
-    return {"payment_id": str(payment_id), "amount": amount}
+def _payment_result(payment_id: UUID | str | None, amount: int) -> dict[str, Any]:
+    return {"payment_id": None if payment_id is None else str(payment_id), "amount": amount}
 
 
 def declaration_description(declaration: Declaration) -> str:

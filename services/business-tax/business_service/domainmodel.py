@@ -8,7 +8,8 @@
   sync, so the copy says how fresh it is without any aggregate growing with every sync.
 - `Declaration` (B-2): the saga of one declaration: quoted, payment pending, then accepted (a
   completed payment) or rejected (failed or expired payment, or a quote expired unpaid); an
-  accepted one is filed with the information system, retried while it is down.
+  accepted one is filed with the information system, retried while it is down. A nil
+  declaration (a period without receipts: total 0) has nothing to pay and is accepted at once.
 - `PeriodGuard`: one per (ΑΦΜ, period type, period, year): at most one declaration of the period
   holds an open payment, and once one is accepted no other is paid (never paid twice).
 - `Debt` (B-3): a debt of the information system once the business starts paying it: its open
@@ -79,6 +80,10 @@ class DebtAlreadyPaid(BusinessError):
 class NothingToPay(BusinessError):
     """The total is zero (a period without receipts): there is no card payment of nothing, and
     a payment request of zero is no valid one for the payments service."""
+
+
+class PaymentRequired(BusinessError):
+    """The declaration has something to pay: only its completed payment accepts it."""
 
 
 class PaymentInProgress(BusinessError):
@@ -313,10 +318,12 @@ class Declaration(Aggregate):
         year: int
 
     class Accepted(Outcome):
+        """Paid (its payment completed), or nil: nothing to pay (payment_id, paid_at None)."""
+
         TOPIC = "business:Declaration.Accepted"
-        payment_id: UUID
+        payment_id: UUID | None
         amount: int
-        paid_at: datetime
+        paid_at: datetime | None
 
     class Rejected(Outcome):
         TOPIC = "business:Declaration.Rejected"
@@ -386,6 +393,11 @@ class Declaration(Aggregate):
         self.refunds_needed: list[UUID] = []
 
     @property
+    def nil(self) -> bool:
+        """A period without receipts, or none taxed: nothing to pay."""
+        return bool(self.quote["total"] == 0)
+
+    @property
     def filing_due(self) -> bool:
         return self.status == "accepted" and self.receipt is None and not self.filing_refused
 
@@ -418,6 +430,17 @@ class Declaration(Aggregate):
         self.open_payment = {"payment_id": payment_id, "payer_id": payer_id, "amount": amount}
         self.status = "payment_pending"
 
+    def accept_nil(self) -> None:
+        """A nil declaration is accepted at once, there being nothing to pay. Any other is
+        accepted only by its completed payment (PaymentRequired)."""
+        if self.status == "accepted":
+            raise DeclarationAlreadyPaid(str(self.id))
+        if self.status == "rejected":
+            raise DeclarationRejected(str(self.id))
+        if not self.nil:
+            raise PaymentRequired(str(self.id))
+        self._accepted(**self._subject(), payment_id=None, amount=0, paid_at=None)
+
     def complete_payment(self, payment_id: UUID, amount: int, paid_at: datetime) -> str:
         """The payment completed: "accepted" (it was the open one), "repeat" (it paid the
         declaration already: nothing recorded), or "refund" (any other payment: recorded as
@@ -448,9 +471,9 @@ class Declaration(Aggregate):
         period_type: str,
         period: int,
         year: int,
-        payment_id: UUID,
+        payment_id: UUID | None,
         amount: int,
-        paid_at: datetime,
+        paid_at: datetime | None,
     ) -> None:
         self.status = "accepted"
         self.open_payment = None
@@ -552,11 +575,16 @@ class PeriodGuard(Aggregate):
         if self.accepted is not None or self.paying not in (None, declaration_id):
             raise PeriodAlreadyDeclared(str(self.id))
 
-    def hold(self, declaration_id: UUID) -> None:
+    def check_payable(self, declaration_id: UUID) -> None:
+        """PeriodAlreadyDeclared if a declaration of the period is accepted; PaymentInProgress
+        if another one is being paid."""
         if self.accepted is not None:
             raise PeriodAlreadyDeclared(str(self.id))
         if self.paying not in (None, declaration_id):
             raise PaymentInProgress(str(self.id))
+
+    def hold(self, declaration_id: UUID) -> None:
+        self.check_payable(declaration_id)
         if self.paying is None:
             self._held(declaration_id)
 

@@ -9,7 +9,8 @@ Its HTTP API (the simulator in deploy/simulators/portal_simulators/municipal_sys
 - `POST /debts/{debt_id}/payments` {payment_id, amount, paid_at} -> 200 (idempotent per
   payment_id) | 409 `already_paid` (paid by another payment);
 - `POST /declarations` {...} -> 201 {declaration_id, receipt, filed_at} | 200 the same receipt for
-  the same declaration_id | 409 `period_already_declared`.
+  the same declaration_id | 409 `period_already_declared`; payment_id and paid_at null for a nil
+  declaration (total 0), required otherwise.
 
 Short timeouts: a business user may be waiting on the answer, so an unreachable, slow or failing
 system is `MunicipalSystemUnavailable` at once (the API answers 503, a worker retries later).
@@ -166,7 +167,9 @@ class DebtRecord:
 
 @dataclass(frozen=True)
 class DeclarationFiling:
-    """A paid declaration, as filed with the system (amounts in cents)."""
+    """An accepted declaration, as filed with the system (amounts in cents): paid, or nil (total
+    0: nothing was paid, so no payment_id nor paid_at; the system refuses any other total
+    without its payment)."""
 
     declaration_id: UUID
     afm: str
@@ -177,8 +180,8 @@ class DeclarationFiling:
     tax: int
     surcharges: int
     total: int
-    payment_id: UUID
-    paid_at: datetime
+    payment_id: UUID | None
+    paid_at: datetime | None
 
     def body(self) -> dict[str, Any]:
         return {
@@ -191,8 +194,8 @@ class DeclarationFiling:
             "tax": self.tax,
             "surcharges": self.surcharges,
             "total": self.total,
-            "payment_id": str(self.payment_id),
-            "paid_at": self.paid_at.isoformat(),
+            "payment_id": None if self.payment_id is None else str(self.payment_id),
+            "paid_at": None if self.paid_at is None else self.paid_at.isoformat(),
         }
 
 
@@ -231,7 +234,8 @@ class MunicipalSystem(Protocol):
         ...
 
     def file_declaration(self, filing: DeclarationFiling) -> FilingReceipt:
-        """File a paid declaration (idempotent per declaration_id); DeclarationAlreadyFiled."""
+        """File an accepted declaration (idempotent per declaration_id);
+        DeclarationAlreadyFiled."""
         ...
 
 

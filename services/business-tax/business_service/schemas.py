@@ -209,15 +209,35 @@ class DeclarationSummaryPage(ListPage[DeclarationSummary]):
     """A page of the business's declarations, newest first."""
 
 
+CHECKOUT_URL_EXAMPLE = (
+    "http://127.0.0.1:8000/payments/3b9a4c52-1d2e-4f6a-8b7c-9d0e1f2a3b4c/checkout"
+)
+
+
 class PaymentCreated(BaseModel):
     """The payment to open in the browser (P-1)."""
 
     payment_id: UUID = Field(description="The payment's id (GET /payments/{payment_id})")
     redirect_url: str = Field(
         description="Where to send the browser: the checkout, which leads to the bank's page",
-        examples=["http://127.0.0.1:8000/payments/3b9a4c52-1d2e-4f6a-8b7c-9d0e1f2a3b4c/checkout"],
+        examples=[CHECKOUT_URL_EXAMPLE],
     )
     amount: int = _cents("What will be charged", 7500)
+
+
+class DeclarationPaymentCreated(BaseModel):
+    """The payment to open in the browser (P-1); for a nil declaration (total 0) none: it was
+    accepted at once, with nothing to pay (B-2)."""
+
+    payment_id: UUID | None = Field(
+        description="The payment's id (GET /payments/{payment_id}); null for a nil declaration"
+    )
+    redirect_url: str | None = Field(
+        description="Where to send the browser: the checkout, which leads to the bank's page; "
+        "null for a nil declaration (no bank page)",
+        examples=[CHECKOUT_URL_EXAMPLE],
+    )
+    amount: int = _cents("What will be charged (0 for a nil declaration)", 7500)
 
 
 # --- B-3 -----------------------------------------------------------------------------------------

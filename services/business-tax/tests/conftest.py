@@ -41,6 +41,7 @@ from portal_simulators.municipal_system import create_app as create_municipal_sy
 from portal_simulators.testing import serve
 
 _serial = itertools.count(1)
+FILED_AT = datetime.fromisoformat("2026-05-15T09:00:00+03:00")  # the in-memory system's "now"
 
 
 def new_afm() -> str:
@@ -114,6 +115,8 @@ class InMemoryMunicipalSystem:
 
     def file_declaration(self, filing: DeclarationFiling) -> FilingReceipt:
         self._call("file_declaration")
+        if filing.total > 0 and (filing.payment_id is None or filing.paid_at is None):
+            raise MunicipalSystemUnavailable("HTTP 422")  # unpaid: refused, as the adapter says
         if filing.declaration_id in self.filings:
             if self.refuses_own_filing_again:
                 raise DeclarationAlreadyFiled(filing, str(filing.declaration_id))
@@ -126,7 +129,7 @@ class InMemoryMunicipalSystem:
                 filing.year,
             ):
                 raise DeclarationAlreadyFiled(filing, str(earlier.declaration_id))
-        receipt = FilingReceipt(f"ΑΠ-{filing.year}/{len(self.filings) + 1:06d}", filing.paid_at)
+        receipt = FilingReceipt(f"ΑΠ-{filing.year}/{len(self.filings) + 1:06d}", FILED_AT)
         self.filings[filing.declaration_id] = (filing, receipt)
         return receipt
 
@@ -165,7 +168,7 @@ class InMemoryMunicipalSystem:
             UUID(int=len(self.filings) + 1), afm, period_type, period, year,  # type: ignore[arg-type]
             0, 0, 0, 0, UUID(int=0), datetime.fromisoformat("2026-01-01T00:00:00+00:00"),
         )  # fmt: skip
-        self.filings[filing.declaration_id] = (filing, FilingReceipt("ΑΠ-counter", filing.paid_at))
+        self.filings[filing.declaration_id] = (filing, FilingReceipt("ΑΠ-counter", FILED_AT))
 
 
 @pytest.fixture

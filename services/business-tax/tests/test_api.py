@@ -175,6 +175,35 @@ def test_declare_quote_list_at_once_pay_accept_and_file_b2(client, business, mun
     assert_error(declare(client, headers), 409, "period_already_declared")
 
 
+def test_a_nil_declaration_is_accepted_without_a_payment_and_filed_b2(client, business, municipal):
+    """Gross receipts 0 (allowed: revenue >= 0): total 0, nothing to pay, accepted at once with
+    no payment and no bank page, filed like any other; a repeat answers the same."""
+    headers = business()
+    quote = declare(
+        client, headers, period=5, vat_return_date=f"{LAST_YEAR}-06-10", gross_revenue=0
+    )
+    assert quote.status_code == 201, quote.text
+    assert (quote.json()["tax"], quote.json()["total"]) == (0, 0)
+    link = f"/business/tax-declarations/{quote.json()['declaration_id']}"
+
+    accepted = client.post(f"{link}/payment", headers=headers | {"Idempotency-Key": "nil-0001"})
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json() == {"payment_id": None, "redirect_url": None, "amount": 0}
+    again = client.post(f"{link}/payment", headers=headers | {"Idempotency-Key": "nil-0001"})
+    assert (again.status_code, again.json()) == (201, accepted.json())
+    listed = client.get("/business/tax-declarations", headers=headers).json()
+    assert listed["items"][0]["status"] == "accepted"  # read-your-writes
+
+    filed = eventually(lambda: (d := client.get(link, headers=headers).json())["filed"] and d)
+    assert (filed["status"], filed["payment_id"], filed["total"]) == ("accepted", None, 0)
+    assert [h["event"] for h in filed["history"]] == ["Quoted", "Accepted", "Filed"]
+    in_system = municipal.get(f"/declarations/{quote.json()['declaration_id']}").json()
+    assert (in_system["total"], in_system["payment_id"], in_system["paid_at"]) == (0, None, None)
+    assert client.post(f"{link}/payment", headers=headers).json() == accepted.json()
+    period = {"period": 5, "vat_return_date": f"{LAST_YEAR}-06-10"}
+    assert_error(declare(client, headers, **period), 409, "period_already_declared")
+
+
 def test_declined_is_rejected_and_declared_again_b2(client, business):
     headers = business()
     declaration_id = declare(client, headers, period=2, vat_return_date=f"{LAST_YEAR}-03-15")

@@ -1,7 +1,8 @@
 """The Application with in-memory persistence, the in-memory information system (`system`) and a
 clock moved by hand (SPEC B-1..B-3): who may, every path of the declaration saga (paid ->
 accepted -> filed; declined, expired, quote expired -> rejected; a repeated or a second payment;
-the period guard; the system down while filing), the warrants' copy and the debts."""
+the period guard; a nil declaration accepted without a payment; the system down while filing),
+the warrants' copy and the debts."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from business_service.domainmodel import (
     NothingToPay,
     NotVerified,
     PaymentInProgress,
+    PaymentRequired,
     PeriodAlreadyDeclared,
     ProfileIncomplete,
 )
@@ -479,14 +481,101 @@ def test_the_same_idempotency_key_is_one_payment_b2(business_app, system):
     assert len(requested) == 1
 
 
-def test_nothing_to_pay_is_refused_never_requested_b2(business_app, system):
-    """A payment request of zero is no valid PaymentRequestedV1: it would stop the relay."""
+# --- B-2: a nil declaration (a period without receipts) ----------------------------------------
+
+
+def accept_nil(app, user: UUID, declaration_id: UUID, key: str | None = None) -> dict[str, Any]:
+    """What paying a nil declaration answers (the application's result)."""
+    written = app.start_declaration_payment(
+        app.eligible_afm(user),
+        declaration_id,
+        payer_id=user,
+        idempotency=Idempotency.of(user, key, {"declaration_id": str(declaration_id)}),
+    )
+    return written.result
+
+
+def test_a_nil_declaration_is_accepted_at_once_without_a_payment_then_filed_b2(
+    business_app, system, clock
+):
+    """Revenue 0 is allowed (B-2: revenue >= 0), so a nil declaration, which has nothing to pay,
+    is accepted at once and filed like any other; no payment of zero is ever requested."""
     user = member(business_app)
     declaration_id = declare(business_app, system, user, gross_revenue=0)
-    with pytest.raises(NothingToPay):
-        pay(business_app, user, declaration_id)
-    assert business_app.declaration(AFM, declaration_id).status == "quoted"
-    assert published(business_app) == []
+    assert business_app.declaration(AFM, declaration_id).quote["total"] == 0
+
+    assert accept_nil(business_app, user, declaration_id) == {"payment_id": None, "amount": 0}
+    accepted = business_app.declaration(AFM, declaration_id)
+    assert (accepted.status, accepted.paid_payment_id, accepted.filing_due) == (
+        "accepted",
+        None,
+        True,
+    )
+    assert [c.TYPE for c in published(business_app)] == ["TaxDeclarationAccepted"]
+    [contract] = published(business_app, TaxDeclarationAcceptedV1)
+    assert (contract.total, contract.payment_id, contract.business_id) == (0, None, user)
+
+    assert filer(business_app, system, clock, declaration_id).process_one()
+    assert business_app.declaration(AFM, declaration_id).receipt is not None
+    [filing] = [f for f, _ in system.filings.values()]
+    assert (filing.total, filing.payment_id, filing.paid_at) == (0, None, None)
+    assert len(published(business_app, TaxDeclarationFiledV1)) == 1
+
+
+def test_a_nil_declaration_accepted_answers_the_same_again_b2(business_app, system):
+    user = member(business_app)
+    declaration_id = declare(business_app, system, user, gross_revenue=0)
+    first = accept_nil(business_app, user, declaration_id, key="nil")
+    version = business_app.declaration(AFM, declaration_id).version
+    assert accept_nil(business_app, user, declaration_id, key="nil") == first
+    assert accept_nil(business_app, user, declaration_id) == first  # without a key, too
+    assert business_app.declaration(AFM, declaration_id).version == version
+    assert len(published(business_app, TaxDeclarationAcceptedV1)) == 1
+
+
+def test_a_nil_declaration_keeps_the_period_guard_b2(business_app, system):
+    """As a payment would: not while another declaration of the period is being paid, nor
+    after one is accepted; once the nil one is accepted, the period is declared."""
+    user = member(business_app)
+    nil = declare(business_app, system, user, gross_revenue=0)
+    paid = declare(business_app, system, user)
+    payment_id = pay(business_app, user, paid)
+    with pytest.raises(PaymentInProgress):
+        accept_nil(business_app, user, nil)
+    assert business_app.declaration(AFM, nil).status == "quoted"
+    completed(business_app, paid, payment_id, 7_500)
+    with pytest.raises(PeriodAlreadyDeclared):
+        accept_nil(business_app, user, nil)
+
+    other_month = {"period": 3, "vat_return_date": date(2026, 4, 10)}
+    quoted = declare(business_app, system, user, **other_month)
+    nil_march = declare(business_app, system, user, gross_revenue=0, **other_month)
+    accept_nil(business_app, user, nil_march)
+    with pytest.raises(PeriodAlreadyDeclared):
+        pay(business_app, user, quoted)
+    with pytest.raises(PeriodAlreadyDeclared):
+        declare(business_app, system, user, **other_month)
+
+
+def test_a_nil_declaration_whose_quote_ran_out_is_rejected_b2(business_app, system, clock):
+    user = member(business_app)
+    declaration_id = declare(business_app, system, user, gross_revenue=0)
+    clock.advance(hours=24)
+    with pytest.raises(DeclarationRejected):
+        accept_nil(business_app, user, declaration_id)
+    assert published(business_app, TaxDeclarationAcceptedV1) == []
+
+
+def test_never_accepted_without_a_completed_payment_when_there_is_something_to_pay_b2(
+    business_app, system
+):
+    user = member(business_app)
+    declaration = business_app.declaration(AFM, declare(business_app, system, user))
+    with pytest.raises(PaymentRequired):
+        declaration.accept_nil()
+    nil = business_app.declaration(AFM, declare(business_app, system, user, gross_revenue=0))
+    with pytest.raises(NothingToPay):  # and a nil one is never asked to pay zero
+        nil.start_payment(uuid.uuid4(), user, "zero")
 
 
 # --- B-2: filing, the system down ---------------------------------------------------------------

@@ -12,7 +12,8 @@ concerns (SPEC X-2), with the template values each kind needs:
 - payments: completed or failed, to the payer;
 - business: a payment warrant issued or paid, to every business user of its ΑΦΜ (`recipients`),
   once per warrant and user however often the business service reports it; a tax declaration
-  accepted, rejected (why, in Greek) or filed with the information system, to whoever declared.
+  accepted (paid, or nil with nothing to pay: a text of its own that speaks of no payment),
+  rejected (why, in Greek) or filed with the information system, to whoever declared.
 
 Every handler is idempotent: the notification's id is derived from the envelope's event id, which
 is the same however often the message is delivered. Every handler passes on when the source event
@@ -185,6 +186,18 @@ def handlers(app: NotificationsApplication) -> dict[type[Contract], Handler]:
             "period_label": f"{label(period_group, str(c.period))} {c.year}",
         }
 
+    declaration_paid = telling(
+        "tax_declaration_accepted",
+        lambda c: c.business_id,
+        lambda c: declaration(c) | {"amount": euros(c.total)},
+    )
+    nil_declaration = telling("tax_declaration_accepted_nil", lambda c: c.business_id, declaration)
+
+    def declaration_accepted(envelope: Envelope, contract: TaxDeclarationAcceptedV1) -> None:
+        """Paid, or nil: accepted without any payment (nothing to pay), told as such."""
+        told = nil_declaration if contract.payment_id is None else declaration_paid
+        told(envelope, contract)
+
     return {
         UserRegisteredV1: user_registered,
         ProfileUpdatedV1: profile_updated,
@@ -250,11 +263,7 @@ def handlers(app: NotificationsApplication) -> dict[type[Contract], Handler]:
             lambda c: f"warrant-paid/{c.warrant_id}",
             lambda c: warrant(c) | {"paid_on": greek_date(c.paid_on)},
         ),
-        TaxDeclarationAcceptedV1: telling(
-            "tax_declaration_accepted",
-            lambda c: c.business_id,
-            lambda c: declaration(c) | {"amount": euros(c.total)},
-        ),
+        TaxDeclarationAcceptedV1: declaration_accepted,
         TaxDeclarationRejectedV1: telling(
             "tax_declaration_rejected",
             lambda c: c.business_id,

@@ -27,7 +27,8 @@ class NotificationSummary(BaseModel):
         "request_replied, request_status_changed, protocol_assigned, certificate_replied, "
         "certificate_status_changed, certificate_issued, certificate_rejected, "
         "payment_completed, payment_failed, warrant_issued, warrant_paid, "
-        "tax_declaration_accepted, tax_declaration_rejected, tax_declaration_filed",
+        "tax_declaration_accepted, tax_declaration_accepted_nil (nothing to pay), "
+        "tax_declaration_rejected, tax_declaration_filed",
         examples=["request_replied"],
     )
     title: str = Field(description="Short title, in Greek", examples=["Απάντηση στο αίτημά σας"])

@@ -603,6 +603,21 @@ def test_b2_x2_a_declaration_accepted_and_then_filed_tells_who_declared(app, del
     assert told_accepted.email_due and told_filed.email_due
 
 
+def test_b2_x2_a_nil_declaration_accepted_speaks_of_no_payment(app, deliver):
+    """A period without receipts (total 0) is accepted without any payment: its text says so,
+    never that a payment completed."""
+    business = registered(deliver)
+    quarter = declaration(business)
+    deliver(TaxDeclarationAcceptedV1(**quarter, total=0, accepted_at=NOW))
+
+    [told] = [n for n in notifications_of(app, business) if n.kind != "welcome"]
+    assert told.kind == "tax_declaration_accepted_nil"
+    assert told.link == f"/business/tax-declarations/{quarter['declaration_id']}"
+    assert told.title == "Η μηδενική δήλωση δημοτικού τέλους (Α΄ τρίμηνο 2026) έγινε δεκτή"
+    assert "δεν υπάρχει ποσό για πληρωμή" in told.body
+    assert "πληρωμή ποσού" not in told.body and "ολοκληρώθηκε" not in told.body
+
+
 @pytest.mark.parametrize(
     ("reason", "said"),
     [
