@@ -42,6 +42,8 @@ pytestmark = pytest.mark.integration
 STANDARD_RATE = 0.005
 # Through Kafka twice (payments -> business -> notifications or back office) and a filing.
 RESULT_SECONDS = 20
+# What asking to pay a nil declaration (total 0) answers: accepted at once, nothing to pay.
+NIL_ACCEPTED = {"payment_id": None, "redirect_url": None, "amount": 0}
 
 
 @pytest.fixture(scope="module")
@@ -232,6 +234,36 @@ def test_b2_a_quarter_declared_quoted_paid_accepted_and_filed_then_not_again(
     assert [
         d["declaration_id"] for d in listed(business, "/business/tax-declarations")["items"]
     ] == [declaration_id]
+
+
+def test_b2_a_nil_quarter_is_accepted_and_filed_without_any_bank_page(
+    verified_business, municipal_system, eventually
+):
+    """A quarter without receipts (revenue 0, which B-2 allows) has nothing to pay: asked to pay,
+    the declaration is accepted at once, never sent to the bank, and filed."""
+    business = verified_business()
+    year, quarter = last_quarter()
+    quote = declare(business, declaration_body("quarterly", quarter, year, gross_revenue=0))
+    assert (quote["tax"], quote["surcharges"], quote["total"]) == (0, 0, 0)
+    declaration_id = quote["declaration_id"]
+    link = f"/business/tax-declarations/{declaration_id}"
+
+    accepted = business.post(f"{link}/payment", key="nil-" + business.afm)
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json() == NIL_ACCEPTED
+    assert business.post(f"{link}/payment", key="nil-" + business.afm).json() == NIL_ACCEPTED
+    assert business.post(f"{link}/payment").json() == NIL_ACCEPTED  # a repeat: the same
+    assert declaration(business, declaration_id)["status"] == "accepted"
+    eventually(lambda: declaration(business, declaration_id)["filed"], timeout=RESULT_SECONDS)
+    filed = municipal_system.filed_declaration(declaration_id)
+    assert filed is not None  # the system has it, with no payment
+    assert (filed["total"], filed["payment_id"], filed["paid_at"]) == (0, None, None)
+    history = [h["event"] for h in declaration(business, declaration_id)["history"]]
+    assert history == ["Quoted", "Accepted", "Filed"]  # no payment was ever started
+
+    told = eventually(notification(business, "tax_declaration_accepted_nil", link))
+    assert "δεν υπάρχει ποσό για πληρωμή" in told["body"]
+    eventually(notification(business, "tax_declaration_filed", link))
 
 
 def test_b2_a_month_declined_is_rejected_declared_again_and_accepted(
