@@ -4,16 +4,12 @@ the portal and e-mails in the stack's real SMTP server, Mailpit, whose REST API 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from certificate_applications import FAMILY_STATUS
-from portal_stack import faults
-from portal_stack.config import Config
 
 pytestmark = pytest.mark.integration
 
@@ -146,65 +142,6 @@ def test_x2_welcome_email_on_registration(new_citizen, eventually, mailbox):
     assert welcome["From"]["Address"].endswith(f"@{MAIL_DOMAIN}")
     (item,) = notifications(citizen)["items"]
     assert item["kind"] == "welcome" and welcome["MessageID"] == f"{item['id']}@{MAIL_DOMAIN}"
-
-
-def stored_email_events(stack, notification_id: str) -> list[str]:
-    """The e-mail events the notifications service stored for one notification (what its
-    mailer recorded), read from its own database."""
-    with psycopg.connect(
-        host="127.0.0.1",
-        port=stack.pg_port,
-        user="postgres",
-        password="postgres",
-        dbname="notifications",
-        autocommit=True,
-    ) as conn:
-        rows = conn.execute(
-            "SELECT topic FROM notifications_events WHERE originator_id = %s "
-            "AND topic LIKE 'notifications:Notification.Email%%' ORDER BY originator_version",
-            (uuid.UUID(notification_id),),
-        ).fetchall()
-    return [topic.rsplit(".", 1)[-1] for (topic,) in rows]
-
-
-@pytest.fixture
-def smtp_outage() -> Iterator[Callable[[], None]]:
-    """Stops the stack's Mailpit; `end()` starts it again (also after a failed test). The
-    mailbox is kept; other services' e-mails meanwhile wait in their outbox."""
-    cfg = Config.from_env()
-    faults.stop_mailpit(cfg)
-    running = False
-
-    def end() -> None:
-        nonlocal running
-        faults.start_mailpit(cfg)
-        running = True
-
-    yield end
-    if not running:
-        faults.start_mailpit(cfg)
-
-
-def test_x2_smtp_down_emails_are_sent_once_when_it_is_back(
-    new_citizen, clerk_of, eventually, mailbox, stack, smtp_outage
-):
-    citizen = new_citizen()  # registered while the SMTP server is down: the welcome waits too
-    clerk = clerk_of(DEFAULT_DEPARTMENT)
-    request_id = submitted_request(citizen)
-    clerk.post(f"/requests/{request_id}/reply", json={"text": "Ελήφθη."})
-    welcome = eventually(notified(citizen, "welcome"))
-    replied = eventually(notified(citizen, "request_replied"))
-
-    # The mailer tried while the SMTP server was down, and recorded it.
-    eventually(lambda: "EmailAttemptFailed" in stored_email_events(stack, replied["id"]))
-    smtp_outage()
-
-    for notification in (welcome, replied):
-        eventually(lambda n=notification: "EmailSent" in stored_email_events(stack, n["id"]))
-        assert stored_email_events(stack, notification["id"]).count("EmailSent") == 1
-        message_id = f"{notification['id']}@{MAIL_DOMAIN}"
-        same = [m for m in mailbox(citizen.email) if m["MessageID"] == message_id]
-        assert len(same) == 1, same
 
 
 # --- a certificate's protocol number that arrived late (SPEC C-4, X-2) -------------------------

@@ -1,6 +1,7 @@
 """Outages on the real stack (issue 5, "Tests that must exist"): PostgreSQL stopped for 15 s, the
 Kafka broker killed with SIGKILL, the requests service killed with SIGKILL — and afterwards no
-request lost, none doubled, no protocol number given twice, nothing dead-lettered.
+request lost, none doubled, no protocol number given twice, nothing dead-lettered. And the SMTP
+server down while e-mails are due (issue 8): each is retried and sent once when it is back.
 
 These tests break infrastructure, so they run on a stack of their own (its own state dir,
 `.stack-outages/` in the checkout, and its own ports), started for this module by
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import NewTopic
@@ -40,6 +42,7 @@ STATE_DIR = Path(__file__).resolve().parents[1] / ".stack-outages"
 # ephemeral range (32768-60999) where a client's connection could hold it.
 PORT_SHIFT = 10_000
 DEPARTMENT = "citizen_services"  # where requests without a category go (routing.toml)
+MAIL_DOMAIN = "demo.portal.gr"  # of MAIL_FROM, the right-hand side of every Message-ID
 PROTOCOL_REQUESTS = 200
 POSTGRES_OUTAGE_SECONDS = 15
 BROKER_OUTAGE_SECONDS = 5
@@ -92,6 +95,25 @@ class OutageStack:
                 "WHERE instr(title, ?) > 0",
                 (title_fragment,),
             ).fetchall()
+
+    def email_events(self, notification_id: str) -> list[str]:
+        """What the notifications service's mailer recorded for one notification (EmailSent,
+        EmailAttemptFailed, ...), oldest first, read from that service's own database."""
+        with psycopg.connect(self.info.pg_dsn("notifications"), autocommit=True) as db:
+            rows = db.execute(
+                "SELECT topic FROM notifications_events WHERE originator_id = %s "
+                "AND topic LIKE 'notifications:Notification.Email%%' ORDER BY originator_version",
+                (uuid.UUID(notification_id),),
+            ).fetchall()
+        return [topic.rsplit(".", 1)[-1] for (topic,) in rows]
+
+    def emails_of(self, notification_id: str) -> list[dict[str, Any]]:
+        """The messages in this stack's Mailpit that carry the notification's Message-ID."""
+        message_id = f"{notification_id}@{MAIL_DOMAIN}"
+        with httpx.Client(base_url=self.info.mailpit_url, timeout=10.0) as mailpit:
+            response = mailpit.get("/api/v1/search", params={"query": f"message-id:{message_id}"})
+        response.raise_for_status()
+        return [m for m in response.json()["messages"] if m["MessageID"] == message_id]
 
 
 async def _end_offsets(bootstrap: str, topics: list[NewTopic]) -> dict[str, int]:
@@ -384,3 +406,54 @@ def test_requests_service_killed_during_a_burst_of_submissions(outage_stack):
     assert set(answered.values()) <= set(listed), "an answered submission is missing"
     assert len(set(answered.values())) == BURST, "two submissions were answered with one id"
     assert sorted(listed) == sorted(answered.values()), "a submission was recorded twice"
+
+
+# --- e-mails across an SMTP outage -----------------------------------------------------------
+
+
+def _notification(user: User, kind: str) -> Callable[[], dict[str, Any] | None]:
+    """A check for `_eventually`: the user's notification of that kind, once it is there."""
+
+    def check() -> dict[str, Any] | None:
+        response = user.request("GET", "/notifications")
+        assert response.status_code == 200, response.text
+        return next((n for n in response.json()["items"] if n["kind"] == kind), None)
+
+    return check
+
+
+def test_smtp_down_emails_are_sent_once_when_it_is_back(outage_stack):
+    """Issue 8: e-mails due while the SMTP server (Mailpit) is down are tried, the failure
+    recorded, and each is sent exactly once when it is back: a citizen's welcome (registered
+    during the outage) and the notification of a clerk's reply."""
+    outage_stack.fault(faults.stop_mailpit)
+    try:
+        with outage_stack.client() as client:
+            citizen, clerk = _new_citizen(client), _new_clerk(client, outage_stack.info)
+            created = citizen.request("POST", "/requests", json=_submission("Χωρίς αλληλογραφία"))
+            assert created.status_code == 201, created.text
+            reply = clerk.request(
+                "POST", f"/requests/{created.json()['id']}/reply", json={"text": "Ελήφθη."}
+            )
+            assert reply.status_code == 200, reply.text
+            due = [
+                _eventually(_notification(citizen, kind), RECOVERY_SECONDS, f"the {kind}")
+                for kind in ("welcome", "request_replied")
+            ]
+        for notification in due:
+            _eventually(
+                lambda n=notification: "EmailAttemptFailed" in outage_stack.email_events(n["id"]),
+                RECOVERY_SECONDS,
+                f"a failed attempt to e-mail the {notification['kind']}",
+            )
+    finally:
+        outage_stack.fault(faults.start_mailpit)
+
+    for notification in due:
+        _eventually(
+            lambda n=notification: "EmailSent" in outage_stack.email_events(n["id"]),
+            RECOVERY_SECONDS,
+            f"the {notification['kind']} e-mailed after the outage",
+        )
+        assert outage_stack.email_events(notification["id"]).count("EmailSent") == 1
+        assert len(outage_stack.emails_of(notification["id"])) == 1, notification["kind"]
