@@ -1,15 +1,20 @@
-"""Parked events: events a read model could not apply, kept aside so that the model goes on.
+"""Parked events: stored events a read model could not apply, or the outbox relay could not
+translate into its public contracts, kept aside so that the model or the relay goes on.
 
 A read model that fails on one event again and again (a value the view's table refuses, a bug in
-a handler) parks it (issue 5): one row here, written in the same transaction that moves the
-model's position past the event. An operator lists them and, after a fix is deployed, asks for a
-retry; the service's leading read model then applies each requested event once and removes its
-row, or keeps it with the new error. A retried event is applied after the events that followed
-it in the log: a handler that updates a row an earlier parked event should have inserted finds
-nothing, so after a retry check the views whose rows depend on event order (or rebuild them).
+a handler) parks it (issue 5), and so does the relay with an event whose translation fails (a
+bug, a value the contract refuses; `portal_events.relay`): one row here, written in the same
+transaction that moves the follower's position past the event. The row names the read model that
+parked it, or `RELAY`. An operator lists them and, after a fix is deployed, asks for a retry; the
+service's leading read model applies each requested event once (the leading relay translates and
+publishes it, with its deterministic event id) and removes its row, or keeps it with the new
+error. A retried event comes after the events that followed it in the log: a handler that updates
+a row an earlier parked event should have inserted finds nothing, so after a retry check the
+views whose rows depend on event order (or rebuild them); consumers of a republished event tell
+it is late by its `sequence`.
 
-    python -m portal_events.parked list SERVICE
-    python -m portal_events.parked retry SERVICE [--projection NAME] [--id N]
+    python -m portal_events.parked list SERVICE [--projection NAME | --relay]
+    python -m portal_events.parked retry SERVICE [--projection NAME | --relay] [--id N]
 
 The command connects with the standard environment (POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER,
 POSTGRES_PASSWORD; POSTGRES_DBNAME, default SERVICE; POSTGRES_SCHEMA, default public), whose
@@ -27,6 +32,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+import pydantic
 from eventsourcing.persistence import Notification
 from psycopg.rows import class_row, tuple_row
 from psycopg.sql import SQL, Composed, Identifier
@@ -34,16 +40,26 @@ from psycopg.sql import SQL, Composed, Identifier
 TABLE = "parked_events"
 MAX_ERROR_LENGTH = 2000
 
+RELAY = "outbox-relay"
+"""What the `projection` column holds for the events the outbox relay parked (no read model can
+have this name: a projection's name is its view's table name, an identifier)."""
+
 
 @dataclass(frozen=True)
 class ParkedEvent:
     projection: str
+    """The read model that parked the event, or `RELAY`."""
     notification_id: int
     topic: str
     originator_id: str
     error: str
     parked_at: datetime
     retry_requested_at: datetime | None
+
+    @property
+    def parked_by(self) -> str:
+        """Who parked it, as people read it: `relay` or `projection NAME`."""
+        return "relay" if self.projection == RELAY else f"projection {self.projection}"
 
 
 class ParkedEvents:
@@ -173,6 +189,19 @@ def _matching(
     return condition, params
 
 
+def describe_failure(exc: BaseException) -> str:
+    """What a parked row and its log line say about a failure: `Type: message`. A pydantic
+    validation error is told by field and rule only, since its usual text quotes the refused
+    input, i.e. the event's data, which must not reach the logs."""
+    if isinstance(exc, pydantic.ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(map(str, problem['loc'])) or '(model)'}: {problem['msg']}"
+            for problem in exc.errors(include_url=False, include_input=False)
+        )
+        return f"ValidationError: {exc.title}: {problems}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _clean(error: str) -> str:
     # The error may quote the very value the database refused.
     return error.replace("\x00", "\\x00")[:MAX_ERROR_LENGTH]
@@ -199,7 +228,8 @@ def _schema() -> str:
 
 
 def list_parked(service: str, projection: str | None = None) -> list[ParkedEvent]:
-    """The parked events of a service's database (what `list` prints)."""
+    """The parked events of a service's database (what `list` prints): all, or those of one
+    read model (`projection=NAME`) or of the relay (`projection=RELAY`)."""
     with connect(service) as conn, conn.cursor() as cursor:
         table = ParkedEvents(_schema())
         return table.select(cursor, projection) if table.exists(cursor) else []
@@ -208,8 +238,9 @@ def list_parked(service: str, projection: str | None = None) -> list[ParkedEvent
 def request_retry(
     service: str, projection: str | None = None, notification_id: int | None = None
 ) -> int:
-    """Ask the service's leading read models to apply parked events again (what `retry` does);
-    returns how many were marked. They are applied within about a second if the service runs."""
+    """Ask the service's leading read models and relay to apply or publish parked events again
+    (what `retry` does; `projection` as in `list_parked`); returns how many were marked. They
+    are handled within about a second if the service runs."""
     with connect(service) as conn, conn.cursor() as cursor:
         table = ParkedEvents(_schema())
         return (
@@ -224,7 +255,7 @@ def _print_parked(events: Sequence[ParkedEvent], service: str) -> None:
     for event in events:
         retry = "  (retry requested)" if event.retry_requested_at else ""
         print(
-            f"{event.projection} #{event.notification_id}  {event.topic}  "
+            f"{event.parked_by} #{event.notification_id}  {event.topic}  "
             f"originator {event.originator_id}  parked {event.parked_at:%Y-%m-%d %H:%M:%S%z}"
             f"{retry}"
         )
@@ -237,11 +268,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="show a service's parked events")
-    listing.add_argument("service")
-    listing.add_argument("--projection", help="only this read model's")
-    retry = commands.add_parser("retry", help="apply parked events again, after a fix")
-    retry.add_argument("service")
-    retry.add_argument("--projection", help="only this read model's")
+    retry = commands.add_parser("retry", help="apply or publish parked events again, after a fix")
+    for command in (listing, retry):
+        command.add_argument("service")
+        parked_by = command.add_mutually_exclusive_group()
+        parked_by.add_argument("--projection", help="only this read model's")
+        parked_by.add_argument(
+            "--relay",
+            dest="projection",
+            action="store_const",
+            const=RELAY,
+            help="only the outbox relay's",
+        )
     retry.add_argument("--id", type=int, dest="notification_id", help="only this notification")
     args = parser.parse_args(argv)
     try:
@@ -254,7 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(
         f"retry requested for {marked} parked event(s) in {args.service}; the leading read "
-        "model applies them within about a second (see `list` for what is still parked)"
+        "models and relay handle them within about a second (see `list` for what is still parked)"
     )
     return 0 if marked else 1
 
