@@ -8,11 +8,13 @@ citizen's own user id, the citizen's fine and its payment, the citizen's issued 
 certificate and its verification code, one of the citizen's notifications. The clerk is of the
 department the route's service works for (`clerk_department`): `technical` for the request and
 the worklist, the municipal police for fines (F-4: they record fines and list them), the revenue
-department for payments (the reconciliation list), the civil registry for certificates. The
-citizen, the business and the other citizen are verified in person (C-1), so that each may
-apply for a certificate of their own. The business services (B-1..B-3) are for businesses only:
-there the resources are the business's (its tax declaration, an assessed debt of its ΑΦΜ), so
-`busn` is their owner and every other role is refused (403) before any id is looked at.
+department for payments (the reconciliation list) and the business services, the civil registry
+for certificates. The citizen, the business and the other citizen are verified in person (C-1),
+so that each may apply for a certificate of their own. The business services (B-1..B-3) are for
+businesses only: there the resources are the business's (its tax declaration, an assessed debt
+of its ΑΦΜ), so `busn` is their owner and every other role is refused (403) before any id is
+looked at, but for the tax declarations, which the revenue department's clerks, auditors and
+admins read too (X-3: the back-office worklist's link).
 The columns, one per role of `portal_roles.ROLES`:
 
     anon   anonymous       no token
@@ -55,6 +57,7 @@ DEPARTMENT = "technical"
 CLERK_DEPARTMENTS = {
     "fines": "municipal_police",
     "payments": "revenue",
+    "business": "revenue",
     "certificates": "civil_registry",
 }
 
@@ -150,8 +153,8 @@ GET    /business/health                                200  200  200  200  200  
 GET    /business/tax/rules                             200  200  200  200  200  200  200  200
 GET    /business/warrants                              401  403  200  403  403  403  403  403
 POST   /business/tax-declarations                      401  403  201  403  403  403  403  403
-GET    /business/tax-declarations                      401  403  200  403  403  403  403  403
-GET    /business/tax-declarations/{declaration_id}     401  403  200  403  403  403  403  403
+GET    /business/tax-declarations                      401  403  200  403  403  200  200  200
+GET    /business/tax-declarations/{declaration_id}     401  403  200  403  403  200  200  200
 POST   /business/tax-declarations/{declaration_id}/payment 401 403 201  403  403  403  403  403
 GET    /business/debts                                 401  403  200  403  403  403  403  403
 GET    /business/debts/{debt_id}                       401  403  200  403  403  403  403  403

@@ -2,7 +2,11 @@
 
 Who: business users (role `business`) whose profile identity reported complete with an ΑΦΜ and
 whose representative was verified in person (403 `profile_incomplete`, `not_verified`); anyone
-else 403 `forbidden`. Everything is the caller's ΑΦΜ's: another business's ids are 404.
+else 403 `forbidden`. Everything is the caller's ΑΦΜ's: another business's ids are 404. One
+exception, reading tax declarations (X-3: the back-office worklist sends the revenue department
+to `GET /business/tax-declarations/{declaration_id}`): the revenue department's clerks,
+auditors and admins read every business's declarations, and change none; other clerks 403
+(businesses' tax affairs are revenue's).
 
 Routes that call the Application are plain `def` (the library is synchronous); domain errors are
 answered by `ERRORS`.
@@ -18,6 +22,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from portal_events.application import Idempotency, event_name
 from portal_events.projections import ReadModel
 from portal_web import (
+    ApiError,
+    CurrentPrincipal,
     ErrorBody,
     ErrorTable,
     HttpError,
@@ -30,7 +36,12 @@ from portal_web import (
 )
 from portal_web.service import ServiceRuntime, application_of, read_model_of, resource_of
 
-from business_service.application import BusinessApplication, DebtLine
+from business_service.application import (
+    EVERY_BUSINESS,
+    BusinessApplication,
+    DebtLine,
+    DeclarationScope,
+)
 from business_service.domainmodel import (
     BusinessError,
     DebtAlreadyPaid,
@@ -76,6 +87,7 @@ from business_service.settings import BusinessSettings
 from business_service.views import DeclarationSummaryView, WarrantSyncView, WarrantView
 
 SYSTEM_RETRY_AFTER_SECONDS = 30
+REVENUE_DEPARTMENT = "revenue"  # the department catalogue's code (portal_events.departments)
 
 router = APIRouter(prefix="/business", tags=["business"])
 
@@ -160,6 +172,37 @@ WHO = (
     "Business users only (others: 403 `forbidden`), with a complete profile (403 "
     "`profile_incomplete`) and a verified representative (403 `not_verified`)."
 )
+READERS = (
+    "A business user (with a complete profile, 403 `profile_incomplete`, and a verified "
+    "representative, 403 `not_verified`): its own ΑΦΜ's. Read only, every business's: clerks of "
+    "the revenue department (`revenue`), auditors, admins. Citizens and other departments' "
+    "clerks: 403 `forbidden`."
+)
+
+
+async def declaration_reader(principal: CurrentPrincipal) -> Principal:
+    """Who may read tax declarations: businesses, the revenue department's clerks, auditors and
+    admins; anyone else 403 `forbidden` (as `require_roles`, before the parameters are read)."""
+    if principal.role in ("business", "auditor", "admin") or (
+        principal.role == "clerk" and principal.department == REVENUE_DEPARTMENT
+    ):
+        return principal
+    raise ApiError(
+        403,
+        "forbidden",
+        "Tax declarations are read by their business and the revenue department only.",
+    )
+
+
+DeclarationReader = Annotated[Principal, Depends(declaration_reader)]
+
+
+def declarations_scope(principal: Principal, business: BusinessApplication) -> DeclarationScope:
+    """A business: its own ΑΦΜ's declarations (403 `profile_incomplete`, `not_verified`);
+    the revenue department's staff (`declaration_reader`): every business's."""
+    if principal.role == "business":
+        return DeclarationScope(afm=caller_afm(principal, business))
+    return EVERY_BUSINESS
 
 
 def caller_afm(principal: Principal, business: BusinessApplication) -> str:
@@ -282,37 +325,46 @@ def declare(
 @router.get(
     "/tax-declarations",
     response_model=DeclarationSummaryPage,
-    summary="The business's declarations (SPEC B-2)",
-    description=f"SPEC B-2. {WHO} The declarations of the caller's ΑΦΜ, newest first, "
-    "optionally of one `status`, paged.",
+    summary="Tax declarations: the business's own, or every business's (SPEC B-2, X-3)",
+    description=f"SPEC B-2, X-3. {READERS} Newest first, optionally of one `status` and one "
+    "`afm` (a business asking for another ΑΦΜ's gets none), paged (`limit`, `offset`), with the "
+    "`total`. No token: 401; a malformed filter: 422.",
     responses=error_responses(401, 403, 422),
 )
 def list_declarations(
-    principal: BusinessUser,
+    principal: DeclarationReader,
     business: BusinessApp,
     declarations: Declarations,
     paging: PagingParams,
     status: Annotated[DeclarationStatus | None, Query(description="Only of this status")] = None,
+    afm: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9]{9}$", description="Only this ΑΦΜ's", examples=["094014201"]),
+    ] = None,
 ) -> DeclarationSummaryPage:
-    afm = caller_afm(principal, business)
-    rows, total = declarations.view.of_business(afm, status, paging.limit, paging.offset)
+    scope = declarations_scope(principal, business)
+    if scope.afm is not None and afm not in (None, scope.afm):
+        return DeclarationSummaryPage.of([], 0, paging)
+    rows, total = declarations.view.page(scope.afm or afm, status, paging.limit, paging.offset)
     return DeclarationSummaryPage.of([DeclarationSummary(**row) for row in rows], total, paging)
 
 
 @router.get(
     "/tax-declarations/{declaration_id}",
     response_model=DeclarationPublic,
-    summary="One declaration (SPEC B-2)",
-    description=f"SPEC B-2. {WHO} The declaration's status (quoted, payment_pending, accepted, "
-    "rejected), whether it is filed, its amounts, its payment and its history. A quote that "
-    "ran out unpaid is rejected (`quote_expired`) when looked at. Another business's: 404.",
+    summary="One tax declaration (SPEC B-2, X-3)",
+    description=f"SPEC B-2, X-3. {READERS} The declaration's ΑΦΜ, status (quoted, "
+    "payment_pending, accepted, rejected), whether it is filed, its amounts, its payment and "
+    "its history: the same for the business and for the revenue department (the back-office "
+    "worklist's link). A quote that ran out unpaid is rejected (`quote_expired`) when looked "
+    "at. Another business's, or no such declaration: 404; no token: 401; a malformed id: 422.",
     responses=error_responses(401, 403, 404, 422),
 )
 def get_declaration(
-    declaration_id: DeclarationId, principal: BusinessUser, business: BusinessApp
+    declaration_id: DeclarationId, principal: DeclarationReader, business: BusinessApp
 ) -> DeclarationPublic:
-    afm = caller_afm(principal, business)
-    declaration, history = business.declaration_history(afm, declaration_id)
+    scope = declarations_scope(principal, business)
+    declaration, history = business.declaration_history(scope, declaration_id)
     return _declaration_public(declaration, history)
 
 
@@ -320,6 +372,7 @@ def _declaration_public(declaration: Declaration, history: list[Any]) -> Declara
     payment = declaration.open_payment
     return DeclarationPublic(
         declaration_id=declaration.id,
+        afm=declaration.afm,
         period_type=declaration.period_type,  # type: ignore[arg-type]
         period=declaration.period,
         year=declaration.year,

@@ -2,7 +2,8 @@
 
 - Who: `record_profile`, `record_verification` keep what identity said; `eligible_afm` is the
   ΑΦΜ a caller acts for, or why not. Everything is scoped by that ΑΦΜ: another business's ids
-  are not found.
+  are not found. Reading a declaration takes a `DeclarationScope`: one ΑΦΜ's, or every
+  business's (`EVERY_BUSINESS`, for the revenue department's staff; X-3).
 - B-1: `sync_warrants` asks the information system and records what is new (a warrant seen, a
   warrant seen paid, and the sync itself); the list is the read model's.
 - B-2: `declare` checks, asks the system, quotes; `start_declaration_payment` holds the period's
@@ -91,6 +92,21 @@ class DebtLine:
     payment_id: UUID | None
     paid_at: datetime | None
     paid_amount: int | None  # what was paid here (principal plus surcharges); None: not here
+
+
+@dataclass(frozen=True)
+class DeclarationScope:
+    """Whose declarations a caller reads: one business's, by its ΑΦΜ, or every business's
+    (`afm` None: the revenue department's clerks, auditors and admins, who read a case the
+    worklist sends them to but change nothing). Outside it a declaration is not found."""
+
+    afm: str | None
+
+    def covers(self, declaration: Declaration) -> bool:
+        return self.afm is None or declaration.afm == self.afm
+
+
+EVERY_BUSINESS = DeclarationScope(afm=None)
 
 
 class BusinessApplication(ServiceApplication):
@@ -267,13 +283,15 @@ class BusinessApplication(ServiceApplication):
         self.expire_quote(declaration_id, afm=afm)
         return self._declaration(afm, declaration_id)
 
-    def declaration_history(self, afm: str, declaration_id: UUID) -> tuple[Declaration, list[A]]:
-        self.expire_quote(declaration_id, afm=afm)
+    def declaration_history(
+        self, scope: DeclarationScope, declaration_id: UUID
+    ) -> tuple[Declaration, list[A]]:
+        """The declaration and its events, if `scope` covers it (DeclarationNotFound
+        otherwise); a quote that ran out is rejected first, whoever looks, so that every reader
+        sees the same declaration."""
+        self.expire_quote(declaration_id, afm=scope.afm)
         return self.load_with_history(
-            declaration_id,
-            Declaration,
-            not_found=DeclarationNotFound,
-            visible=lambda d: d.afm == afm,
+            declaration_id, Declaration, not_found=DeclarationNotFound, visible=scope.covers
         )
 
     def _declaration(self, afm: str | None, declaration_id: UUID) -> Declaration:

@@ -27,6 +27,10 @@ def _cents(description: str, example: int) -> Any:
 MAX_GROSS_REVENUE = 10**14
 
 
+def _afm() -> Any:
+    return Field(description="The business's ΑΦΜ (tax registration number)", examples=["094014201"])
+
+
 def _period_type() -> Any:
     return Field(
         description="How the business files VAT: monthly (periods 1-12) or quarterly (1-4)"
@@ -169,9 +173,11 @@ class HistoryEntry(BaseModel):
 
 
 class DeclarationPublic(DeclarationQuote):
-    """One declaration: its saga's state, amounts, payment and history (B-2)."""
+    """One declaration: its saga's state, amounts, payment and history (B-2); the same for its
+    business and for the revenue department's staff (X-3)."""
 
     declaration_id: UUID = Field(examples=[DECLARATION_ID_EXAMPLE])
+    afm: str = _afm()
     period_type: PeriodType = _period_type()
     period: int = _period()
     year: int = _year()
@@ -189,9 +195,10 @@ class DeclarationPublic(DeclarationQuote):
 
 
 class DeclarationSummary(BaseModel):
-    """One line of the business's declarations (B-2)."""
+    """One line of the declarations (B-2)."""
 
     declaration_id: UUID = Field(examples=[DECLARATION_ID_EXAMPLE])
+    afm: str = _afm()
     period_type: PeriodType = _period_type()
     period: int = _period()
     year: int = _year()
@@ -206,7 +213,7 @@ class DeclarationSummary(BaseModel):
 
 
 class DeclarationSummaryPage(ListPage[DeclarationSummary]):
-    """A page of the business's declarations, newest first."""
+    """A page of declarations (a business's own, or every business's), newest first."""
 
 
 CHECKOUT_URL_EXAMPLE = (

@@ -3,8 +3,9 @@
 - `WarrantView`: the copy of the warrants, by ΑΦΜ (B-1 list, totals per status).
 - `WarrantSyncView`: per known ΑΦΜ, when its warrants were last synced: the list's `as_of`, and
   the warrant syncer's work list (the ΑΦΜs due a sync).
-- `DeclarationSummaryView`: the declarations, by ΑΦΜ (B-2 list); also the quote expirer's work
-  list (quoted, unpaid, past their quote).
+- `DeclarationSummaryView`: the declarations (B-2 list: a business's own; every business's for
+  the revenue department's staff, by ΑΦΜ and status); also the quote expirer's work list
+  (quoted, unpaid, past their quote).
 - `PendingFilingView`: what the information system is still to be told: accepted declarations
   not filed, paid debts not reported; the filer's work list, with each one's next attempt.
 """
@@ -165,8 +166,8 @@ class WarrantSyncProjection(Projection[WarrantSyncView]):
 # --- B-2 ------------------------------------------------------------------------------------------
 
 DECLARATION_COLUMNS = (
-    "declaration_id, period_type, period, year, gross_revenue, status, filed, tax, surcharges, "
-    "total, valid_until, declared_at"
+    "declaration_id, afm, period_type, period, year, gross_revenue, status, filed, tax, "
+    "surcharges, total, valid_until, declared_at"
 )
 
 
@@ -182,6 +183,7 @@ class DeclarationSummaryView(PostgresView):
     indexes: ClassVar[dict[str, LiteralString]] = {
         "afm": "afm, declared_at DESC",
         "status": "status, valid_until",
+        "declared": "declared_at DESC",
     }
 
     def add(self, row: dict[str, Any], tracking: Tracking) -> None:
@@ -209,12 +211,15 @@ class DeclarationSummaryView(PostgresView):
             tracking,
         )
 
-    def of_business(
-        self, afm: str, status: str | None, limit: int, offset: int
+    def page(
+        self, afm: str | None, status: str | None, limit: int, offset: int
     ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the declarations (of an ΑΦΜ, of a status; None: any), newest first, and
+        the total."""
         return self.select_page(
             columns=DECLARATION_COLUMNS,
-            where="WHERE afm = %(afm)s AND (%(status)s::text IS NULL OR status = %(status)s)",
+            where="WHERE (%(afm)s::text IS NULL OR afm = %(afm)s) "
+            "AND (%(status)s::text IS NULL OR status = %(status)s)",
             order_by="declared_at DESC, declaration_id",
             params={"afm": afm, "status": status},
             limit=limit,

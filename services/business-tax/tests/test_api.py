@@ -1,6 +1,7 @@
 """HTTP API of the business service on real PostgreSQL with the municipal information system
-simulator (SPEC B-1..B-3): who may (the exact 403 codes), every route's answers in the one error
-shape, nothing recorded on 422, Idempotency-Key, read-your-writes, the filer and the outages."""
+simulator (SPEC B-1..B-3): who may (the exact 403 codes; the revenue department reading tax
+declarations, X-3), every route's answers in the one error shape, nothing recorded on 422,
+Idempotency-Key, read-your-writes, the filer and the outages."""
 
 from __future__ import annotations
 
@@ -76,11 +77,16 @@ def test_health_and_the_public_rules_b2(client):
     assert rules.json()["surcharges"] == {"monthly_basis_points": 73, "cap_percent": 100}
 
 
+def bearer(token, role: str, department: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(role, department=department)}"}
+
+
 def test_who_may_the_exact_codes_b1_b2_b3(client, business, token):
+    """The business-only routes: every staff member too is 403 (the revenue department reads
+    declarations only, below)."""
     routes = [
         ("GET", "/business/warrants"),
         ("GET", "/business/debts"),
-        ("GET", "/business/tax-declarations"),
         ("POST", "/business/tax-declarations"),
     ]
     callers = {
@@ -353,6 +359,115 @@ def test_debts_are_live_so_the_system_down_is_503_b3(client, business, municipal
         client.post("/business/debts/BO-2026-000118/payment", headers=headers),
     ):
         assert_error(response, 503, "municipal_system_unavailable")
+
+
+# --- X-3: the revenue department reads tax declarations -----------------------------------------
+
+
+def test_revenue_clerks_auditors_and_admins_read_a_declaration_as_its_owner_does_x3(
+    client, business, token
+):
+    """The worklist's link (`/business/tax-declarations/{declaration_id}`) opens for the
+    revenue department's clerks, auditors and admins: 200 and the very body the owner reads;
+    they change nothing (paying, declaring, warrants and debts stay the business's: 403)."""
+    owner = business()
+    created = declare(client, owner, period=6, vat_return_date=f"{LAST_YEAR}-07-10")
+    link = f"/business/tax-declarations/{created.json()['declaration_id']}"
+    owners = client.get(link, headers=owner)
+    assert owners.status_code == 200, owners.text
+    assert owners.json()["afm"] and owners.json()["status"] == "quoted"
+    staff = [bearer(token, "clerk", "revenue"), bearer(token, "auditor"), bearer(token, "admin")]
+    for headers in staff:
+        read = client.get(link, headers=headers)
+        assert (read.status_code, read.json()) == (200, owners.json())
+        for method, path in [
+            ("POST", f"{link}/payment"),
+            ("POST", "/business/tax-declarations"),
+            ("GET", "/business/warrants"),
+            ("GET", "/business/debts"),
+        ]:
+            assert_error(client.request(method, path, json=BODY, headers=headers), 403, "forbidden")
+        unknown = f"/business/tax-declarations/{uuid.uuid4()}"
+        assert_error(client.get(unknown, headers=headers), 404, "not_found")
+    assert client.get(link, headers=owner).json() == owners.json()  # nothing changed
+
+
+def test_the_declarations_are_refused_to_citizens_other_clerks_and_unready_businesses_x3(
+    client, business, token
+):
+    """Citizens and clerks of other departments: 403 `forbidden` on both routes (businesses' tax
+    affairs are revenue's); a business still needs its profile and its verification."""
+    created = declare(client, business(), period=7, vat_return_date=f"{LAST_YEAR}-08-10")
+    paths = [
+        "/business/tax-declarations",
+        f"/business/tax-declarations/{created.json()['declaration_id']}",
+    ]
+    callers = {
+        "forbidden": [
+            bearer(token, "citizen"),
+            bearer(token, "clerk", "civil_registry"),
+            bearer(token, "clerk", "technical"),
+            bearer(token, "clerk"),  # a clerk without a department
+        ],
+        "profile_incomplete": [business(complete=False)],
+        "not_verified": [business(verified=False)],
+    }
+    for code, headers_list in callers.items():
+        for headers in headers_list:
+            for path in paths:
+                assert_error(client.get(path, headers=headers), 403, code)
+    for path in paths:
+        assert_error(client.get(path), 401, "unauthenticated")
+
+
+def test_the_revenue_list_holds_every_business_by_afm_and_status_newest_first_paged_x3(
+    client, business, token, fresh_afm
+):
+    """Revenue clerks, auditors and admins list every business's declarations, newest first,
+    optionally of one `afm` and one `status`, paged; a business lists its own whatever `afm` it
+    names."""
+    first_owner, second_owner = business(fresh_afm), business()
+    first = declare(client, first_owner, period=8, vat_return_date=f"{LAST_YEAR}-09-10").json()
+    second = declare(client, first_owner, period=9, vat_return_date=f"{LAST_YEAR}-10-10").json()
+    link = f"/business/tax-declarations/{second['declaration_id']}"
+    assert client.post(f"{link}/payment", headers=first_owner).status_code == 201
+    latest = declare(client, second_owner, period=10, vat_return_date=f"{LAST_YEAR}-11-10").json()
+    newest_first = [second["declaration_id"], first["declaration_id"]]
+
+    def ids(headers: dict[str, str], **params: Any) -> list[str]:
+        response = client.get("/business/tax-declarations", params=params, headers=headers)
+        assert response.status_code == 200, response.text
+        return [d["declaration_id"] for d in response.json()["items"]]
+
+    for headers in (
+        bearer(token, "clerk", "revenue"),
+        bearer(token, "auditor"),
+        bearer(token, "admin"),
+    ):
+        everyone = client.get("/business/tax-declarations", headers=headers).json()
+        assert everyone["items"][0]["declaration_id"] == latest["declaration_id"]
+        declared_at = [d["declared_at"] for d in everyone["items"]]
+        assert declared_at == sorted(declared_at, reverse=True)
+        assert {d["afm"] for d in everyone["items"]} >= {fresh_afm}
+        assert ids(headers, afm=fresh_afm) == newest_first
+        assert ids(headers, afm=fresh_afm, status="payment_pending") == newest_first[:1]
+        assert ids(headers, afm=fresh_afm, status="quoted") == newest_first[1:]
+        page = client.get(
+            "/business/tax-declarations",
+            params={"afm": fresh_afm, "limit": 1, "offset": 1},
+            headers=headers,
+        ).json()
+        assert ([d["declaration_id"] for d in page["items"]], page["total"]) == (
+            newest_first[1:],
+            2,
+        )
+        for malformed in ({"afm": "12345678"}, {"afm": "ΑΦΜ123456"}, {"status": "filed"}):
+            response = client.get("/business/tax-declarations", params=malformed, headers=headers)
+            assert_error(response, 422, "invalid_input")
+
+    assert ids(first_owner) == newest_first
+    assert ids(first_owner, afm=fresh_afm) == newest_first
+    assert ids(second_owner, afm=fresh_afm) == []  # not another business's
 
 
 @pytest.mark.parametrize("path", ["/business/tax-declarations/not-a-uuid"])

@@ -12,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from business_service.application import BusinessApplication
+from business_service.application import EVERY_BUSINESS, BusinessApplication, DeclarationScope
 from business_service.domainmodel import (
     DebtAlreadyPaid,
     DebtNotFound,
@@ -241,6 +241,32 @@ def test_another_afms_declaration_is_not_found(business_app, system):
         pay(business_app, other, declaration_id)
     with pytest.raises(DeclarationNotFound):
         business_app.declaration(AFM, uuid.uuid4())
+
+
+def test_the_revenue_departments_scope_reads_every_businesss_declaration_as_its_owner_x3(
+    business_app, system
+):
+    """X-3: the worklist's link is worked by revenue, who read any business's declaration,
+    the same declaration and history its owner reads; a business's scope holds only its own."""
+    declaration_id = declare(business_app, system, member(business_app))
+    owners = business_app.declaration_history(DeclarationScope(afm=AFM), declaration_id)
+    revenues = business_app.declaration_history(EVERY_BUSINESS, declaration_id)
+    assert revenues[0].afm == AFM and revenues[0].version == owners[0].version
+    assert [type(e) for e in revenues[1]] == [type(e) for e in owners[1]]
+    with pytest.raises(DeclarationNotFound):
+        business_app.declaration_history(DeclarationScope(afm="123456783"), declaration_id)
+    with pytest.raises(DeclarationNotFound):
+        business_app.declaration_history(EVERY_BUSINESS, uuid.uuid4())
+
+
+def test_a_quote_run_out_is_rejected_for_every_reader_alike_x3(business_app, system, clock):
+    """Whoever looks first, the revenue department or the business, a quote past its time is
+    rejected (`quote_expired`): both read the same status."""
+    declaration_id = declare(business_app, system, member(business_app))
+    clock.advance(hours=25)
+    declaration, _ = business_app.declaration_history(EVERY_BUSINESS, declaration_id)
+    assert (declaration.status, declaration.rejection_reason) == ("rejected", "quote_expired")
+    assert business_app.declaration(AFM, declaration_id).version == declaration.version
 
 
 # --- B-2: declaring -----------------------------------------------------------------------------
