@@ -277,6 +277,12 @@ def _register_component_metrics(metrics: ServiceMetrics, runtime: Runtime) -> No
             "Events recorded but not yet published to Kafka",
             lambda: relay.lag().events,
         )
+        metrics.gauge(
+            "portal_relay_parked_events",
+            "Stored events the relay could not translate and set aside "
+            "(python -m portal_events.parked list SERVICE --relay)",
+            relay.parked_count,
+        )
     if consumer is not None:
         metrics.gauge(
             "portal_consumer_lag_messages",
