@@ -35,6 +35,10 @@ def _load() -> Mapping[str, Department]:
 DEPARTMENTS: Mapping[str, Department] = _load()
 """Every department, by code, in the catalogue's order."""
 
+# The departments that code, not routing data, names: the one spelling every service uses.
+REVENUE = "revenue"  # payments' reconciliation, tax declarations (B-2)
+MUNICIPAL_POLICE = "municipal_police"  # records and lists fines (F-4)
+
 
 def department(code: str) -> Department:
     """The department with this code; DepartmentUnknown if there is none."""
@@ -55,3 +59,6 @@ def check_routing_targets(codes: Iterable[str], source: str) -> None:
             f"{source} routes to {', '.join(map(repr, unknown))}, not in the department "
             f"catalogue (portal_events/departments.toml); known: {', '.join(DEPARTMENTS)}"
         )
+
+
+check_routing_targets((REVENUE, MUNICIPAL_POLICE), "portal_events.departments")

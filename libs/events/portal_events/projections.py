@@ -55,7 +55,7 @@ from portal_events.notification_log import (
     select_after_statement,
     to_notification,
 )
-from portal_events.parked import ParkedEvent, ParkedEvents
+from portal_events.parked import ParkedEvent, ParkedEvents, describe_failure
 from portal_events.schema import creating_tables
 
 log = structlog.get_logger()
@@ -209,7 +209,7 @@ class ReadModel(Generic[View]):
                     projection=self.name,
                     notification_id=notification.id,
                     attempt=attempt,
-                    error=repr(exc),
+                    error=describe_failure(exc),
                 )
                 if self._stopping.wait(self._attempt_backoff_seconds * attempt):
                     return False
@@ -218,7 +218,7 @@ class ReadModel(Generic[View]):
         raise AssertionError("unreachable")
 
     def _park(self, notification: Notification, exc: Exception) -> None:
-        error = f"{type(exc).__name__}: {exc}"
+        error = describe_failure(exc)  # never the event's data
         view = self._postgres_view
         with view.datastore.transaction(commit=True) as cursor:
             self._parked.park(cursor, self.name, notification, error)
@@ -280,7 +280,7 @@ class ReadModel(Generic[View]):
         except Exception as exc:
             if is_infrastructure_failure(exc):
                 raise
-            return f"{type(exc).__name__}: {exc}"
+            return describe_failure(exc)
         return None
 
     def _notify_listeners(self) -> None:

@@ -41,6 +41,7 @@ from portal_events.contracts import (
     UserVerifiedV1,
     VerificationRevokedV1,
 )
+from portal_events.departments import REVENUE
 from portal_events.envelope import Envelope
 from portal_events.topics import (
     BUSINESS_TAX_EVENTS,
@@ -71,7 +72,7 @@ REGISTRATION_REQUESTED, REGISTRATION_PENDING, REGISTRATION_ASSIGNED = 0, 1, 2
 FINE_RECORDED, FINE_PAID = 0, 1
 DECLARATION_ACCEPTED, DECLARATION_FILED = 0, 1
 # Who watches that accepted declarations reach the information system.
-TAX_DEPARTMENT = "revenue"
+TAX_DEPARTMENT = REVENUE
 
 Changes = list[Change]
 

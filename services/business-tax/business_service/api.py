@@ -20,6 +20,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 from portal_events.application import Idempotency, event_name
+from portal_events.departments import REVENUE
 from portal_events.projections import ReadModel
 from portal_web import (
     ApiError,
@@ -87,7 +88,7 @@ from business_service.settings import BusinessSettings
 from business_service.views import DeclarationSummaryView, WarrantSyncView, WarrantView
 
 SYSTEM_RETRY_AFTER_SECONDS = 30
-REVENUE_DEPARTMENT = "revenue"  # the department catalogue's code (portal_events.departments)
+REVENUE_DEPARTMENT = REVENUE
 
 router = APIRouter(prefix="/business", tags=["business"])
 

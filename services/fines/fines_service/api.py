@@ -18,6 +18,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 from portal_events.application import Idempotency
+from portal_events.departments import MUNICIPAL_POLICE
 from portal_events.projections import ReadModel
 from portal_web import (
     ApiError,
@@ -69,7 +70,6 @@ from fines_service.schemas import (
 from fines_service.settings import FinesSettings
 from fines_service.views import FineSummaryView
 
-MUNICIPAL_POLICE = "municipal_police"
 REGISTER_RETRY_AFTER_SECONDS = 30
 
 router = APIRouter(prefix="/fines", tags=["fines"])

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+from portal_events.departments import MUNICIPAL_POLICE
 
 # Fixed forever: ids derived from these namespaces are stored everywhere.
 FINE_NAMESPACE = UUID("8d3f0a6c-2b7e-4c1d-9f5a-6e4b3c2d1a09")
@@ -24,7 +25,7 @@ FineStatus = Literal["payable", "payment_pending", "paid"]
 
 # The department that records fines ahead of citizens (F-4) and follows them up on its worklist
 # until they are paid.
-FINES_DEPARTMENT = "municipal_police"
+FINES_DEPARTMENT = MUNICIPAL_POLICE
 
 
 class FinesError(Exception):

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from portal_events import context
+from portal_events.departments import REVENUE
 from portal_events.projections import ReadModel
 from portal_web import (
     AnyStaff,
@@ -57,7 +58,7 @@ from payments_service.views import PaymentSummaryView
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/payments", tags=["payments"])
 
-FINANCE_DEPARTMENT = "revenue"
+FINANCE_DEPARTMENT = REVENUE
 BANK_ACTOR = context.Actor.system("bank")
 
 PaymentsApp = Annotated[PaymentsApplication, Depends(application_of)]
