@@ -153,6 +153,14 @@ class ServiceApplication(Application[UUID]):
             raise not_found(str(aggregate_id))
         return aggregate
 
+    def find(self, aggregate_id: UUID, aggregate_class: type[A]) -> A | None:
+        """The aggregate if one of `aggregate_class` is stored under this id, else None (for the
+        aggregates a service creates on first use: a counter, what identity said of a user)."""
+        try:
+            return self.load(aggregate_id, aggregate_class, not_found=LookupError)
+        except LookupError:
+            return None
+
     def load_with_history(
         self,
         aggregate_id: UUID,

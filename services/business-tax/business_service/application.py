@@ -132,7 +132,7 @@ class BusinessApplication(ServiceApplication):
         A business user joins its ΑΦΜ's business (and leaves the one it had before)."""
 
         def attempt() -> None:
-            user = self._find(business_user_id_for(user_id), BusinessUser) or BusinessUser(
+            user = self.find(business_user_id_for(user_id), BusinessUser) or BusinessUser(
                 user_id=user_id
             )
             before = user.business_afm
@@ -157,7 +157,7 @@ class BusinessApplication(ServiceApplication):
         """An in-person verification (ID-3) or its revocation (idempotent; older ignored)."""
 
         def attempt() -> None:
-            user = self._find(business_user_id_for(user_id), BusinessUser) or BusinessUser(
+            user = self.find(business_user_id_for(user_id), BusinessUser) or BusinessUser(
                 user_id=user_id
             )
             user.report_verification(verified, identity_version)
@@ -169,18 +169,18 @@ class BusinessApplication(ServiceApplication):
     def eligible_afm(self, user_id: UUID) -> str:
         """The ΑΦΜ the business user acts for; ProfileIncomplete (also when identity has said
         nothing yet) or NotVerified."""
-        user = self._find(business_user_id_for(user_id), BusinessUser)
+        user = self.find(business_user_id_for(user_id), BusinessUser)
         if user is None:
             raise ProfileIncomplete(str(user_id))
         return user.eligible_afm()
 
     def members(self, afm: str) -> list[UUID]:
         """The business users of this ΑΦΜ that identity told us of."""
-        business = self._find(business_id_for(afm), Business)
+        business = self.find(business_id_for(afm), Business)
         return list(business.members) if business is not None else []
 
     def _business(self, afm: str) -> Business:
-        return self._find(business_id_for(afm), Business) or Business(afm=afm)
+        return self.find(business_id_for(afm), Business) or Business(afm=afm)
 
     # --- B-1: warrants ----------------------------------------------------------------------------
 
@@ -196,7 +196,7 @@ class BusinessApplication(ServiceApplication):
         for record in records:
 
             def attempt(record: Any = record) -> int | None:
-                warrant = self._find(warrant_id_for(afm, record.number), Warrant)
+                warrant = self.find(warrant_id_for(afm, record.number), Warrant)
                 if warrant is None:
                     warrant = Warrant(
                         afm=afm,
@@ -252,7 +252,7 @@ class BusinessApplication(ServiceApplication):
             if problems:
                 raise DeclarationInvalid(problems)
             declared = Period(period_type, period, year)  # type: ignore[arg-type]
-            guard = self._find(period_guard_id_for(afm, period_type, period, year), PeriodGuard)
+            guard = self.find(period_guard_id_for(afm, period_type, period, year), PeriodGuard)
             if guard is not None:
                 guard.check_open()
             business = system.business(afm)
@@ -348,7 +348,7 @@ class BusinessApplication(ServiceApplication):
 
     def _guard(self, declaration: Declaration) -> PeriodGuard:
         key = (declaration.afm, declaration.period_type, declaration.period, declaration.year)
-        return self._find(period_guard_id_for(*key), PeriodGuard) or PeriodGuard(
+        return self.find(period_guard_id_for(*key), PeriodGuard) or PeriodGuard(
             afm=key[0], period_type=key[1], period=key[2], year=key[3]
         )
 
@@ -447,7 +447,7 @@ class BusinessApplication(ServiceApplication):
         return self._line(record)
 
     def _line(self, record: DebtRecord) -> DebtLine:
-        ours = self._find(debt_id_for(record.afm, record.debt_id), Debt)
+        ours = self.find(debt_id_for(record.afm, record.debt_id), Debt)
         quote = debt_quote(self.rules, record.principal, record.assessed_on, self.clock())
         status, payment_id, paid_at, paid_amount = "open", None, record.paid_at, None
         if ours is not None and ours.paid:
@@ -485,7 +485,7 @@ class BusinessApplication(ServiceApplication):
             line = self.debt(afm, debt_id, system)
             if line.status == "paid":  # here, or at the municipality's counter meanwhile
                 raise DebtAlreadyPaid(debt_id)
-            debt = self._find(debt_id_for(afm, debt_id), Debt)
+            debt = self.find(debt_id_for(afm, debt_id), Debt)
             if debt is not None and debt.open_payment is not None:
                 open_payment = debt.open_payment
                 return [], _payment_result(open_payment["payment_id"], open_payment["amount"])
@@ -540,12 +540,6 @@ class BusinessApplication(ServiceApplication):
         self.changing(lambda: self._debt(debt_uuid), lambda d: d.refuse_report(reason))
 
     # --- helpers -------------------------------------------------------------------------------
-
-    def _find(self, aggregate_id: UUID, aggregate_class: type[Any]) -> Any:
-        try:
-            return self.load(aggregate_id, aggregate_class, not_found=LookupError)
-        except LookupError:
-            return None
 
 
 def _payment_result(payment_id: UUID | str | None, amount: int) -> dict[str, Any]:

@@ -191,10 +191,7 @@ class CertificatesApplication(ServiceApplication):
         self.retrying(attempt)
 
     def _applicant(self, user_id: UUID) -> Applicant | None:
-        try:
-            return self.load(applicant_id_for(user_id), Applicant, not_found=LookupError)
-        except LookupError:
-            return None
+        return self.find(applicant_id_for(user_id), Applicant)
 
     def check_eligible(self, user_id: UUID) -> Applicant:
         """C-1: ProfileIncomplete (also when identity has said nothing yet), NotVerified."""
@@ -500,12 +497,9 @@ class CertificatesApplication(ServiceApplication):
         canonical = canonical_verification_code(code)
         if canonical is None:
             raise VerificationCodeUnknown(code)
-        try:
-            record = self.load(
-                verification_code_id(canonical), VerificationCode, not_found=LookupError
-            )
-        except LookupError:
-            raise VerificationCodeUnknown(code) from None
+        record = self.find(verification_code_id(canonical), VerificationCode)
+        if record is None:
+            raise VerificationCodeUnknown(code)
         return self.get_certificate(record.certificate_id, scope=EVERYTHING)
 
     # --- helpers -------------------------------------------------------------------------------

@@ -88,9 +88,8 @@ class FinesApplication(ServiceApplication):
         """What identity reported of the user's profile (idempotent, older reports ignored)."""
 
         def attempt() -> None:
-            try:
-                profile = self.load(profile_id_for(user_id), PayerProfile, not_found=LookupError)
-            except LookupError:
+            profile = self.find(profile_id_for(user_id), PayerProfile)
+            if profile is None:
                 profile = PayerProfile(
                     user_id=user_id, complete=complete, identity_version=identity_version
                 )
@@ -102,11 +101,8 @@ class FinesApplication(ServiceApplication):
         self.retrying(attempt)
 
     def require_complete_profile(self, user_id: UUID) -> None:
-        try:
-            profile = self.load(profile_id_for(user_id), PayerProfile, not_found=LookupError)
-        except LookupError:
-            raise ProfileIncomplete(str(user_id)) from None
-        if not profile.complete:
+        profile = self.find(profile_id_for(user_id), PayerProfile)
+        if profile is None or not profile.complete:
             raise ProfileIncomplete(str(user_id))
 
     # --- F-2: the catalogue --------------------------------------------------------------------
@@ -146,7 +142,7 @@ class FinesApplication(ServiceApplication):
         typed = self.check(municipality_code, fine_type)
         fine_id = fine_id_for(municipality_code, fine_number)
         found = True
-        if self._find(fine_id) is None:
+        if self.find(fine_id, Fine) is None:
             registered = register.lookup(fine_number, plate)
             if registered is None:
                 found = False
@@ -197,7 +193,7 @@ class FinesApplication(ServiceApplication):
         fine_id = fine_id_for(code, fine_number)
 
         def create() -> tuple[list[Fine], dict[str, Any]]:
-            if self._find(fine_id) is not None:
+            if self.find(fine_id, Fine) is not None:
                 raise FineAlreadyRecorded(fine_number)
             try:
                 registered = register.record(
@@ -292,12 +288,6 @@ class FinesApplication(ServiceApplication):
 
     def _get(self, fine_id: UUID) -> Fine:
         return self.load(fine_id, Fine, not_found=FineNotFound)
-
-    def _find(self, fine_id: UUID) -> Fine | None:
-        try:
-            return self._get(fine_id)
-        except FineNotFound:
-            return None
 
     # --- F-6: payments --------------------------------------------------------------------------
 

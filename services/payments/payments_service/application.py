@@ -156,11 +156,6 @@ class PaymentsApplication(ServiceApplication):
 
     def _guard(self, payable_type: str, payable_id: UUID) -> PayableGuard:
         """The payable's guard, new (unsaved) if it has none yet."""
-        try:
-            return self.load(
-                guard_id(payable_type, payable_id),
-                PayableGuard,
-                not_found=lambda _: LookupError(),
-            )
-        except LookupError:
-            return PayableGuard(payable_type=payable_type, payable_id=payable_id)
+        return self.find(guard_id(payable_type, payable_id), PayableGuard) or PayableGuard(
+            payable_type=payable_type, payable_id=payable_id
+        )
