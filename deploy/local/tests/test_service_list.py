@@ -35,6 +35,7 @@ SERVICE_NAMES = (
     "notifications",
     "backoffice",
     "business",
+    "audit",
 )
 
 # A service not written yet, as its entry will read.
@@ -121,7 +122,7 @@ def test_a_url_placeholder_follows_the_port_the_environment_gives(monkeypatch) -
     assert cfg.service("protocol").env["PROTOCOL_REGISTRY_URL"] == "http://127.0.0.1:18999"
 
 
-def test_the_topics_are_the_event_topics_and_a_dead_letter_topic_per_service() -> None:
+def test_the_topics_are_the_event_and_audit_topics_and_a_dead_letter_topic_per_service() -> None:
     declared = {t.name for t in topics.declared_topics(p.name for p in LISTED.services)}
     assert declared == {
         topics.IDENTITY_USER_EVENTS,
@@ -131,16 +132,20 @@ def test_the_topics_are_the_event_topics_and_a_dead_letter_topic_per_service() -
         topics.FINES_FINE_EVENTS,
         topics.CERTIFICATES_CERTIFICATE_EVENTS,
         topics.BUSINESS_TAX_EVENTS,
+        topics.AUDIT_HISTORY,
+        topics.AUDIT_CHECKPOINTS,
         *(f"{name}.dead-letter" for name in SERVICE_NAMES),
         topics.TEST_EVENTS,
     }
 
 
 def test_event_topics_are_kept_forever_and_the_others_for_a_while() -> None:
-    # Issue 8: the worklist is rebuilt from offset zero, so no event may expire.
+    # Issue 8: the worklist is rebuilt from offset zero, so no event may expire; issue 10: nor
+    # may the auditors' history or the chains' checkpoints.
     for topic in topics.declared_topics(SERVICE_NAMES):
         kept_forever = topic.configs["retention.ms"] == "-1"
-        assert kept_forever == (topic in topics.EVENT_TOPICS), topic.name
+        expected = topic in topics.EVENT_TOPICS or topic in topics.AUDIT_TOPICS
+        assert kept_forever == expected, topic.name
 
 
 def test_adding_a_service_is_one_entry_in_the_list(tmp_path) -> None:

@@ -538,3 +538,44 @@ class TaxDeclarationFiledV1(TaxDeclarationContract):
 
     filed_at: datetime
     receipt: str = Field(description="The information system's reference for the filing")
+
+
+# --- audit (SPEC X-1): the history every service seals (portal_events.sealer) -------------------
+
+
+@contract
+class StoredEventSealedV1(Contract):
+    """One stored event of a service, private or public, exactly as stored, with its link in
+    the service's hash chain (`portal_events.chain`). Published on `audit.history` by the
+    service's sealer for the audit service's archive; the envelope's subject is the aggregate id,
+    its sequence the version, its `occurred_at` and `metadata` the event's."""
+
+    TYPE: ClassVar[str] = "StoredEventSealed"
+    VERSION: ClassVar[int] = 1
+
+    service: str
+    position: int = Field(description="The event's notification id in the service's log")
+    aggregate_id: UUID
+    version: int
+    topic: str = Field(
+        description="The stored event's class topic, e.g. 'requests:Request.Replied'"
+    )
+    state: str = Field(description="The stored state bytes (UTF-8 JSON), exactly as stored")
+    state_sha256: str = Field(description="SHA-256 of the state bytes, hex")
+    hash: str = Field(description="The event's link in the service's chain, hex")
+
+
+@contract
+class HistoryCheckpointV1(Contract):
+    """The head of a service's hash chain at a moment: every event up to `position` is sealed
+    and the last link is `head_hash`. Published on `audit.checkpoints` every minute and on
+    demand; the audit service keeps every one."""
+
+    TYPE: ClassVar[str] = "HistoryCheckpoint"
+    VERSION: ClassVar[int] = 1
+
+    service: str
+    position: int = Field(description="The last sealed notification id (0: nothing stored yet)")
+    head_hash: str = Field(description="The chain's hash at `position`, hex (GENESIS when 0)")
+    events: int = Field(description="How many stored events the chain covers up to `position`")
+    checkpointed_at: datetime

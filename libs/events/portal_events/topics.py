@@ -53,6 +53,17 @@ EVENT_TOPICS = tuple(
     )
 )
 
+# The auditors' history (SPEC X-1, `portal_events.sealer`): every stored event of every service,
+# private ones too, with its link in the service's hash chain (keyed by service, so one service's
+# events stay in order), and the chains' checkpoints, which the audit service keeps so that an
+# edit of a service's database cannot also rewrite them. Kept forever, like the events.
+AUDIT_HISTORY = "audit.history"
+AUDIT_CHECKPOINTS = "audit.checkpoints"
+AUDIT_TOPICS = (
+    Topic(AUDIT_HISTORY, partitions=3, retention=None),
+    Topic(AUDIT_CHECKPOINTS, partitions=1, retention=None),
+)
+
 # Kept longer than events: an operator replays them after a fix.
 DEAD_LETTER_PARTITIONS = 1
 DEAD_LETTER_RETENTION = timedelta(days=30)
@@ -68,9 +79,9 @@ def dead_letter_topic(service: str) -> str:
 
 
 def declared_topics(services: Iterable[str]) -> tuple[Topic, ...]:
-    """Every topic a portal running `services` needs: the event topics, one dead-letter topic
-    per service and the scratch topic."""
+    """Every topic a portal running `services` needs: the event topics, the audit topics, one
+    dead-letter topic per service and the scratch topic."""
     dead_letters = tuple(
         Topic(dead_letter_topic(s), DEAD_LETTER_PARTITIONS, DEAD_LETTER_RETENTION) for s in services
     )
-    return (*EVENT_TOPICS, *dead_letters, TEST_TOPIC)
+    return (*EVENT_TOPICS, *AUDIT_TOPICS, *dead_letters, TEST_TOPIC)

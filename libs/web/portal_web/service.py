@@ -60,6 +60,7 @@ from portal_events.topics import IDENTITY_USER_EVENTS, dead_letter_topic
 from portal_web.app import create_service_app
 from portal_web.auth import TokenRevocations, TokenVerifier
 from portal_web.errors import ErrorTable, HttpError
+from portal_web.history import history_router
 from portal_web.logging import configure_logging
 from portal_web.metrics import ServiceMetrics
 from portal_web.refusals import RefusedUsers, refusal_handlers
@@ -137,7 +138,7 @@ class Service:
             title=self.title,
             description=self.description,
             settings=settings,
-            routers=self.routers,
+            routers=[*self.routers, history_router(self.name)],
             # A verifier given here (tests) wins over the declared one.
             lifespan=lambda app: self._lifespan(app, settings, token_verifier is None),
             token_verifier=token_verifier,
