@@ -18,7 +18,9 @@ A service's `main.py` declares what it is made of and the kit builds it::
     app = service.create_app()
 
 Start-up, in this order: logging; the Application (its tables); resources; read models; the
-start-up hook; then (with Kafka enabled) the outbox relay and the consumer; then the workers.
+start-up hook; then (with Kafka enabled) the outbox relay, the sealer (every service's: it chains
+its stored events and publishes them with checkpoints for the audit service, SPEC X-1) and the
+consumer; then the workers.
 Shutdown runs it backwards. Everything a route needs is on one container, `app.state.runtime`
 (`Runtime`), reached through `Annotated` dependencies (`application_of`, `read_model_of`,
 `resource_of`); the token verifier is the one thing tests swap (`create_app(token_verifier=...)`).
@@ -55,6 +57,7 @@ from portal_events.health import ComponentHealth
 from portal_events.projections import ReadModel
 from portal_events.relay import OutboxRelay
 from portal_events.schema import creating_tables
+from portal_events.sealer import Sealer
 from portal_events.topics import IDENTITY_USER_EVENTS, dead_letter_topic
 
 from portal_web.app import create_service_app
@@ -87,6 +90,7 @@ class Runtime:
     read_models: dict[type[Any], ReadModel[Any]] = field(default_factory=dict)
     resources: dict[str, Any] = field(default_factory=dict)
     relay: OutboxRelay | None = None
+    sealer: Sealer | None = None
     consumer: EventConsumer | None = None
     # The kit's TokenRevocations, unless the service declares its own.
     refused_users: RefusedUsers | None = None
@@ -211,6 +215,14 @@ class Service:
             )
             loops.start("relay", runtime.relay.run)
             app.state.health_checks["relay:lag"] = runtime.relay.health
+        runtime.sealer = Sealer(
+            runtime.application,
+            service=self.name,
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            checkpoint_seconds=settings.history_checkpoint_seconds,
+        )
+        loops.start("sealer", runtime.sealer.run)
+        app.state.health_checks["sealer:lag"] = runtime.sealer.health
         topics, handlers = self._consumed(runtime)
         if topics and handlers:
             runtime.consumer = EventConsumer(
@@ -271,7 +283,7 @@ def _register_component_metrics(metrics: ServiceMetrics, runtime: Runtime) -> No
         per_projection(lambda model: model.parked_count()),
         labelnames=("projection",),
     )
-    relay, consumer = runtime.relay, runtime.consumer
+    relay, sealer, consumer = runtime.relay, runtime.sealer, runtime.consumer
     if relay is not None:
         metrics.gauge(
             "portal_relay_lag_events",
@@ -283,6 +295,12 @@ def _register_component_metrics(metrics: ServiceMetrics, runtime: Runtime) -> No
             "Stored events the relay could not translate and set aside "
             "(python -m portal_events.parked list SERVICE --relay)",
             relay.parked_count,
+        )
+    if sealer is not None:
+        metrics.gauge(
+            "portal_sealer_lag_events",
+            "Stored events not yet chained and published to audit.history",
+            lambda: sealer.lag().events,
         )
     if consumer is not None:
         metrics.gauge(

@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
     # Read-your-writes: how long a write waits for its read model before answering anyway.
     read_your_writes_timeout_seconds: float = 2.0
 
+    # How often the sealer publishes the head of the service's hash chain when it moved.
+    history_checkpoint_seconds: float = 60.0
+
     log_format: str = "json"
     log_level: str = "INFO"
 
