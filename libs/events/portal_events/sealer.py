@@ -173,8 +173,8 @@ class Sealer:
                 acks="all",
                 linger_ms=5,
             )
-            await producer.start()
             try:
+                await producer.start()  # stopped below even when it fails (Kafka unreachable)
                 self.position, self.head, self.events = await asyncio.to_thread(
                     self._seal.read, self.service
                 )
