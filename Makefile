@@ -56,14 +56,26 @@ reset: venv
 rebuild-worklist: venv
 	POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-postgres} $(PY) -m backoffice_service.rebuild $(ARGS)
 
+# Every service's history verified against the audit archive's hashes and checkpoints (SPEC X-1),
+# offline from an export with ARGS='--export FILE [--checkpoints FILE]'; and a whole history, or
+# every service's, replayed into the NDJSON export (ARGS='--service requests --out FILE ...').
+# Usage: `python -m audit_service.cli --help`. By default against the local stack, as
+# rebuild-worklist.
+.PHONY: verify-history export-history
+verify-history: venv
+	POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-postgres} $(PY) -m audit_service.cli verify $(ARGS)
+
+export-history: venv
+	POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-postgres} $(PY) -m audit_service.cli export $(ARGS)
+
 # The tests' session fixture calls portal_stack.ensure_up(), so no separate `make up` is needed.
 .PHONY: test
 test: venv
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
-.PHONY: bench bench-submissions bench-payments bench-certificates bench-tax
-bench: bench-submissions bench-payments bench-certificates bench-tax
+.PHONY: bench bench-submissions bench-payments bench-certificates bench-tax bench-audit
+bench: bench-submissions bench-payments bench-certificates bench-tax bench-audit
 
 bench-submissions: venv
 	$(PY) bench/submissions.py
@@ -76,3 +88,6 @@ bench-certificates: venv
 
 bench-tax: venv
 	$(PY) bench/tax_declarations.py
+
+bench-audit: venv
+	POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-postgres} $(PY) bench/audit.py
