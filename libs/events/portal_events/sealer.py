@@ -138,9 +138,14 @@ class Sealer:
         batch_size: int = 500,
         poll_seconds: float = POLL_SECONDS,
         lag_threshold_seconds: float = 30.0,
+        history_topic: str = AUDIT_HISTORY,
+        checkpoints_topic: str = AUDIT_CHECKPOINTS,
     ) -> None:
         self.app = app
         self.service = service
+        # Other topics only for the library's own tests, which must not reach the real archive.
+        self.history_topic = history_topic
+        self.checkpoints_topic = checkpoints_topic
         self.bootstrap_servers = bootstrap_servers
         self.checkpoint_seconds = checkpoint_seconds
         self.batch_size = batch_size
@@ -237,7 +242,7 @@ class Sealer:
         deliveries = []
         for notification in notifications:
             head, envelope = self._sealed(head, notification)
-            deliveries.append(await self._send(producer, AUDIT_HISTORY, envelope))
+            deliveries.append(await self._send(producer, self.history_topic, envelope))
         # Every message of the batch is acknowledged by the broker before the position moves.
         await asyncio.gather(*deliveries)
         position, events = notifications[-1].id, self.events + len(notifications)
@@ -294,7 +299,7 @@ class Sealer:
             sequence=self.position,
             occurred_at=now,
         )
-        await (await self._send(producer, AUDIT_CHECKPOINTS, envelope))
+        await (await self._send(producer, self.checkpoints_topic, envelope))
         log.info(
             "history_checkpoint_published",
             service=self.service,

@@ -3,8 +3,10 @@ event on `audit.history` once, in order, with its link in the chain; the chain r
 continued across restarts; checkpoints every interval and on demand; one sealer per service;
 Kafka and database outages lose nothing and chain nothing twice.
 
-The real services publish on the same topics, so each test uses a service name of its own and
-reads only what was written after it started, with that name as key.
+The sealers under test publish on the scratch topic instead of the audit topics, so that the real
+audit service never archives their test services (whose databases are dropped: `make
+verify-history` would rightly call those histories deleted); each test uses a service name of its
+own and reads only what was written after it started, with that name as key.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -24,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from kafka_helpers import eventually, running
 from portal_events import chain, context
-from portal_events.contracts import HistoryCheckpointV1, StoredEventSealedV1
+from portal_events.contracts import Contract, HistoryCheckpointV1, StoredEventSealedV1
 from portal_events.envelope import Envelope
 from portal_events.sealer import Sealer, SealTable, request_checkpoint
-from portal_events.topics import AUDIT_CHECKPOINTS, AUDIT_HISTORY, AUDIT_TOPICS
+from portal_events.topics import TEST_EVENTS, TEST_TOPIC
 from sample_domain import Parcel, ParcelApplication
 
 pytestmark = pytest.mark.integration
@@ -87,15 +90,11 @@ def _seal_row(infra, dbname: str, service: str) -> tuple[int, bytes, int] | None
 
 
 async def _end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
-    """Where the audit topics end now: a test reads only what follows."""
+    """Where the scratch topic ends now: a test reads only what follows."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(topic.name, partition)
-            for topic in AUDIT_TOPICS
-            for partition in range(topic.partitions)
-        ]
+        partitions = [TopicPartition(TEST_EVENTS, p) for p in range(TEST_TOPIC.partitions)]
         return await consumer.end_offsets(partitions)
     finally:
         await consumer.stop()
@@ -104,19 +103,19 @@ async def _end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
 async def _published(
     bootstrap: str,
     since: dict[TopicPartition, int],
-    topic: str,
+    contract: type[Contract],
     service: str,
     *,
     expect: int,
     timeout: float = 30.0,
 ) -> list[Envelope]:
-    """The envelopes keyed `service` on `topic` after `since`, in the order of their partition,
+    """The envelopes of `contract` keyed `service` after `since`, in the order of their partition,
     read until at least `expect` of them (then briefly more, to catch duplicates)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     found: list[Envelope] = []
     try:
-        partitions = [tp for tp in since if tp.topic == topic]
+        partitions = list(since)
         consumer.assign(partitions)
         for tp in partitions:
             consumer.seek(tp, since[tp])
@@ -125,14 +124,18 @@ async def _published(
         extra_until = None
         while loop.time() < deadline and (extra_until is None or loop.time() < extra_until):
             for records in (await consumer.getmany(timeout_ms=200)).values():
-                found.extend(
-                    Envelope.from_bytes(r.value) for r in records if r.key == service.encode()
-                )
+                keyed = (Envelope.from_bytes(r.value) for r in records if r.key == service.encode())
+                found.extend(e for e in keyed if e.type == contract.TYPE)
             if extra_until is None and len(found) >= expect:
                 extra_until = loop.time() + 0.5
     finally:
         await consumer.stop()
     return found
+
+
+def scratch_sealer(app: Any, **options: Any) -> Sealer:
+    """A sealer publishing on the scratch topic (see the module docstring)."""
+    return Sealer(app, history_topic=TEST_EVENTS, checkpoints_topic=TEST_EVENTS, **options)
 
 
 def _closed_port() -> int:
@@ -176,7 +179,9 @@ def test_every_stored_event_is_published_once_in_order_with_its_link(
     _store_parcels(app, 120)  # 240 events: several batches of 100
     stored = _stored_chain(infra, parcels_db)
     since = asyncio.run(_end_offsets(infra.kafka_bootstrap))
-    sealer = Sealer(app, service=service, bootstrap_servers=infra.kafka_bootstrap, batch_size=100)
+    sealer = scratch_sealer(
+        app, service=service, bootstrap_servers=infra.kafka_bootstrap, batch_size=100
+    )
 
     async def scenario() -> None:
         async with running(sealer) as task:
@@ -185,7 +190,7 @@ def test_every_stored_event_is_published_once_in_order_with_its_link(
     asyncio.run(scenario())
 
     envelopes = asyncio.run(
-        _published(infra.kafka_bootstrap, since, AUDIT_HISTORY, service, expect=len(stored))
+        _published(infra.kafka_bootstrap, since, StoredEventSealedV1, service, expect=len(stored))
     )
     _assert_sealed_exactly(envelopes, stored, service)
     assert {e.sequence for e in envelopes} == {1, 2}  # Registered and the private Noted
@@ -205,15 +210,17 @@ def test_a_restarted_sealer_continues_the_chain(infra, app, parcels_db, service)
 
     _store_parcels(app, 5)
     first = _stored_chain(infra, parcels_db)
-    asyncio.run(seal_all(Sealer(app, service=service, bootstrap_servers=infra.kafka_bootstrap), 10))
+    asyncio.run(
+        seal_all(scratch_sealer(app, service=service, bootstrap_servers=infra.kafka_bootstrap), 10)
+    )
     _store_parcels(app, 5)
     stored = _stored_chain(infra, parcels_db)
     assert stored[: len(first)] == first
-    restarted = Sealer(app, service=service, bootstrap_servers=infra.kafka_bootstrap)
+    restarted = scratch_sealer(app, service=service, bootstrap_servers=infra.kafka_bootstrap)
     asyncio.run(seal_all(restarted, stored[-1][0]))
 
     envelopes = asyncio.run(
-        _published(infra.kafka_bootstrap, since, AUDIT_HISTORY, service, expect=len(stored))
+        _published(infra.kafka_bootstrap, since, StoredEventSealedV1, service, expect=len(stored))
     )
     _assert_sealed_exactly(envelopes, stored, service)
     assert (restarted.head, restarted.events) == (stored[-1][5], 20)
@@ -225,7 +232,7 @@ def test_a_notify_asks_for_a_checkpoint_at_once(infra, app, parcels_db, service)
     _store_parcels(app, 4)
     since = asyncio.run(_end_offsets(infra.kafka_bootstrap))
     # A checkpoint only on demand within the test's time.
-    sealer = Sealer(
+    sealer = scratch_sealer(
         app, service=service, bootstrap_servers=infra.kafka_bootstrap, checkpoint_seconds=3600
     )
     conninfo = psycopg.conninfo.make_conninfo(
@@ -242,11 +249,11 @@ def test_a_notify_asks_for_a_checkpoint_at_once(infra, app, parcels_db, service)
             _store_parcels(app, 3)  # stored just before the request: covered by it
             request_checkpoint(conninfo)
             first = await _published(
-                infra.kafka_bootstrap, since, AUDIT_CHECKPOINTS, service, expect=1
+                infra.kafka_bootstrap, since, HistoryCheckpointV1, service, expect=1
             )
             request_checkpoint(app.recorder.datastore)  # the head has not moved since
             return await _published(
-                infra.kafka_bootstrap, since, AUDIT_CHECKPOINTS, service, expect=len(first) + 1
+                infra.kafka_bootstrap, since, HistoryCheckpointV1, service, expect=len(first) + 1
             )
 
     envelopes = asyncio.run(scenario())
@@ -264,14 +271,14 @@ def test_a_checkpoint_every_interval_when_the_head_moved(infra, app, parcels_db,
     """Issue 10 "every minute" (here every half second): the head is published unasked."""
     _store_parcels(app, 2)
     since = asyncio.run(_end_offsets(infra.kafka_bootstrap))
-    sealer = Sealer(
+    sealer = scratch_sealer(
         app, service=service, bootstrap_servers=infra.kafka_bootstrap, checkpoint_seconds=0.5
     )
 
     async def scenario() -> list[Envelope]:
         async with running(sealer):
             return await _published(
-                infra.kafka_bootstrap, since, AUDIT_CHECKPOINTS, service, expect=1
+                infra.kafka_bootstrap, since, HistoryCheckpointV1, service, expect=1
             )
 
     checkpoint = asyncio.run(scenario())[0].contract()
@@ -290,7 +297,7 @@ def test_two_sealers_on_one_database_only_one_publishes(infra, app, parcels_db, 
     since = asyncio.run(_end_offsets(infra.kafka_bootstrap))
     other_replica = ParcelApplication()
     sealers = [
-        Sealer(application, service=service, bootstrap_servers=infra.kafka_bootstrap)
+        scratch_sealer(application, service=service, bootstrap_servers=infra.kafka_bootstrap)
         for application in (app, other_replica)
     ]
 
@@ -308,7 +315,7 @@ def test_two_sealers_on_one_database_only_one_publishes(infra, app, parcels_db, 
     finally:
         other_replica.close()
     envelopes = asyncio.run(
-        _published(infra.kafka_bootstrap, since, AUDIT_HISTORY, service, expect=len(stored))
+        _published(infra.kafka_bootstrap, since, StoredEventSealedV1, service, expect=len(stored))
     )
     _assert_sealed_exactly(envelopes, stored, service)
 
@@ -320,7 +327,7 @@ def test_kafka_unreachable_ends_the_run_and_the_next_run_loses_nothing(
     run after it seals everything exactly as it would have."""
     since = asyncio.run(_end_offsets(infra.kafka_bootstrap))
     _store_parcels(app, 3)
-    sealer = Sealer(app, service=service, bootstrap_servers=infra.kafka_bootstrap)
+    sealer = scratch_sealer(app, service=service, bootstrap_servers=infra.kafka_bootstrap)
 
     async def seal_all(position: int) -> None:
         async with running(sealer) as task:
@@ -329,7 +336,9 @@ def test_kafka_unreachable_ends_the_run_and_the_next_run_loses_nothing(
     asyncio.run(seal_all(6))
     recorded = _seal_row(infra, parcels_db, service)
     _store_parcels(app, 3)
-    unreachable = Sealer(app, service=service, bootstrap_servers=f"127.0.0.1:{_closed_port()}")
+    unreachable = scratch_sealer(
+        app, service=service, bootstrap_servers=f"127.0.0.1:{_closed_port()}"
+    )
     with pytest.raises(Exception, match=r"(?i)connect|bootstrap"):
         asyncio.run(asyncio.wait_for(unreachable.run(), timeout=60))
     assert _seal_row(infra, parcels_db, service) == recorded
@@ -338,7 +347,7 @@ def test_kafka_unreachable_ends_the_run_and_the_next_run_loses_nothing(
     asyncio.run(seal_all(12))
     stored = _stored_chain(infra, parcels_db)
     envelopes = asyncio.run(
-        _published(infra.kafka_bootstrap, since, AUDIT_HISTORY, service, expect=len(stored))
+        _published(infra.kafka_bootstrap, since, StoredEventSealedV1, service, expect=len(stored))
     )
     _assert_sealed_exactly(envelopes, stored, service)
 
@@ -359,7 +368,7 @@ def test_a_database_failure_after_the_acks_resends_the_same_records(
         raise psycopg.OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(SealTable, "record", database_gone)
-    sealer = Sealer(app, service=service, bootstrap_servers=infra.kafka_bootstrap)
+    sealer = scratch_sealer(app, service=service, bootstrap_servers=infra.kafka_bootstrap)
     with pytest.raises(psycopg.OperationalError):
         asyncio.run(asyncio.wait_for(sealer.run(), timeout=60))
     assert _seal_row(infra, parcels_db, service) is None
@@ -370,7 +379,9 @@ def test_a_database_failure_after_the_acks_resends_the_same_records(
 
     asyncio.run(seal_all())
     envelopes = asyncio.run(
-        _published(infra.kafka_bootstrap, since, AUDIT_HISTORY, service, expect=2 * len(stored))
+        _published(
+            infra.kafka_bootstrap, since, StoredEventSealedV1, service, expect=2 * len(stored)
+        )
     )
     assert len(envelopes) == 2 * len(stored)  # every record twice: once per run
     by_id: dict[uuid.UUID, Envelope] = {}
