@@ -222,6 +222,16 @@ def test_only_the_listed_calls_are_rate_limited_and_never_the_bank_notifications
     assert "location /payments/ { proxy_pass http://${PAYMENTS_UPSTREAM}; }" in public
 
 
+def test_the_public_gateway_refuses_every_services_metrics_and_history() -> None:
+    # Operators scrape metrics on each service's port; the audit service asks each service for
+    # an aggregate's history on its own address, so that every auditor's read is recorded in
+    # its trail (issue 10). A regex location wins over every prefix route unless one is `^~`.
+    template = derived.GATEWAY_TEMPLATE.read_text()
+    refused = re.findall(r"location ~ (\S+) \{\s*return 404;\s*\}", template)
+    assert refused == [r"^/[^/]+/metrics/?$", r"^/[^/]+/history(/|$)"]
+    assert "location ^~" not in template
+
+
 def _section(compose: str, name: str) -> str:
     """One service's block of docker-compose.yml."""
     start = compose.index(f"\n  {name}:\n") + 1

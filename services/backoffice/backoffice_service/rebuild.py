@@ -26,13 +26,14 @@ import json
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from eventsourcing.postgres import PostgresDatastore
 from portal_events.consumer import REPLAY_FOR_HEADER
 from portal_events.envelope import Envelope
+from portal_events.progress import Progress
 from psycopg.sql import SQL
 from pydantic import ValidationError
 
@@ -48,44 +49,6 @@ CHANGES_BY_TYPE = {(c.TYPE, c.VERSION): changes_of for c, changes_of in CHANGES.
 COMPARE_TIMEOUT_SECONDS = 60.0
 STALL_SECONDS = 10.0
 SHOWN_DIFFERENCES = 50
-
-
-@dataclass
-class Progress:
-    """Events done, events/s and time left on stderr: one line redrawn every `every` seconds
-    on a terminal, a line every `log_every` seconds otherwise (logs, CI)."""
-
-    total: int
-    out: TextIO
-    every: float = 0.5
-    log_every: float = 5.0
-    done: int = 0
-    started: float = field(default_factory=time.monotonic)
-    shown: float = 0.0
-
-    def add(self, count: int) -> None:
-        self.done += count
-        since = time.monotonic() - self.shown
-        if since >= (self.every if self.out.isatty() else self.log_every):
-            self.show()
-
-    def line(self) -> str:
-        elapsed = max(time.monotonic() - self.started, 1e-6)
-        rate = self.done / elapsed
-        left = f"{(self.total - self.done) / rate:,.0f} s" if rate > 0 else "?"
-        return f"rebuilding: {self.done:,}/{self.total:,} events, {rate:,.0f} events/s, {left} left"
-
-    def show(self, final: bool = False) -> None:
-        self.shown = time.monotonic()
-        if self.out.isatty():
-            self.out.write(f"\r{self.line()}\033[K" + ("\n" if final else ""))
-        else:
-            self.out.write(self.line() + "\n")
-        self.out.flush()
-
-    def finish(self) -> None:
-        self.done = self.total
-        self.show(final=True)
 
 
 @dataclass

@@ -192,13 +192,17 @@ class RevokedTokensView(PostgresView):
             ).format(users=self._users)
         )
 
-    def revoke(self, jti: str, user_id: UUID, expires_at: datetime, tracking: Tracking) -> None:
-        # Expired entries are useless (the token is refused anyway), so they are swept here.
+    def revoke(
+        self, jti: str, user_id: UUID, expires_at: datetime, at: datetime, tracking: Tracking
+    ) -> None:
+        """Record a logged-out token. Entries expired by `at`, the event's time, are useless (the
+        token is refused anyway), so they are swept here; by the event's time rather than the
+        clock's, so that a rebuild from zero sweeps the same ones (issue 10)."""
         self.write(
-            "WITH swept AS (DELETE FROM {table} WHERE expires_at < now())"
+            "WITH swept AS (DELETE FROM {table} WHERE expires_at < %(at)s)"
             " INSERT INTO {table} VALUES (%(jti)s, %(user_id)s, %(expires_at)s)"
             " ON CONFLICT (jti) DO NOTHING",
-            {"jti": jti, "user_id": user_id, "expires_at": expires_at},
+            {"jti": jti, "user_id": user_id, "expires_at": expires_at, "at": at},
             tracking,
         )
 
@@ -277,7 +281,9 @@ class RevokedTokensProjection(Projection[RevokedTokensView]):
 
     @process_event.register(User.TokenRevoked)
     def _(self, event: User.TokenRevoked, tracking: Tracking) -> None:
-        self.view.revoke(event.jti, event.originator_id, event.expires_at, tracking)
+        self.view.revoke(
+            event.jti, event.originator_id, event.expires_at, event.timestamp, tracking
+        )
 
     @process_event.register(User.PasswordChanged)
     def _(self, event: User.PasswordChanged, tracking: Tracking) -> None:

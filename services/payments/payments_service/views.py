@@ -52,6 +52,9 @@ class PaymentSummaryView(PostgresView):
         "status": "status, created_at",
         "refund": "refund_flagged, created_at",
     }
+    # Written by the reconciler, not by events: a rebuild cannot reproduce it, so
+    # `python -m portal_web.rebuild` leaves it out of the comparison.
+    worker_columns: ClassVar[tuple[str, ...]] = ("checked_at",)
 
     # --- written by the projection -------------------------------------------------------------
 
