@@ -6,6 +6,7 @@ domain error from its error table, and reports its components in health."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from datetime import UTC, datetime
@@ -28,9 +29,11 @@ from portal_events.contracts import (
 )
 from portal_events.envelope import wrap
 from portal_events.projections import ReadModel
+from portal_events.sealer import Sealer
 from portal_events.topics import IDENTITY_USER_EVENTS, TEST_EVENTS
 from portal_events.views import PostgresView
 from portal_web import CurrentPrincipal, HttpError, IdempotencyKey, ListPage, PagingParams, text
+from portal_web import service as service_module
 from portal_web.service import Runtime, Service, application_of, read_model_of
 from portal_web.settings import ServiceSettings
 from pydantic import BaseModel
@@ -196,7 +199,15 @@ def make_service(name: str) -> Service:
 
 
 @pytest.fixture
-def client(infra, fresh_database, token_verifier):
+def client(infra, fresh_database, token_verifier, monkeypatch):
+    # The kit's sealer seals onto the scratch topic: the real audit service must never archive
+    # a test service whose database is dropped afterwards (make verify-history would rightly
+    # call its history deleted).
+    monkeypatch.setattr(
+        service_module,
+        "Sealer",
+        functools.partial(Sealer, history_topic=TEST_EVENTS, checkpoints_topic=TEST_EVENTS),
+    )
     database = fresh_database("kit")
     settings = ServiceSettings(
         postgres_host=infra.pg_host,
