@@ -32,8 +32,14 @@ the account cannot do it, the documented domain answer (409 `not_applicable`: st
 citizen profile). A payment's checkout (303 to the bank's page or to the result) and return page
 are public, the unguessable payment id being the capability; the bank's notifications are
 authorized by their signature, not by a token (so 204 for a correctly signed one, whoever sends
-it, with any token or none). tests/test_authorization.py fails on a route of any service's
-OpenAPI missing here, and on a route listed here that no OpenAPI has.
+it, with any token or none). The auditors' routes (X-1) are theirs and the admins': every other
+role is refused before any case is looked at. The kit's history route of every service (an
+aggregate's state at an instant) is not routed by the public gateway, so it is called at the
+service itself; its aggregate is one of that service's own (the citizen's request, fine, payment,
+certificate, notification, user; the business's declaration), and a service with none of the
+world's (protocol's registrations have ids of their own, the back-office and audit keep no
+citizen's aggregates) answers auditors and admins 404. tests/test_authorization.py fails on a
+route of any service's OpenAPI missing here, and on a route listed here that no OpenAPI has.
 """
 
 from __future__ import annotations
@@ -159,6 +165,22 @@ POST   /business/tax-declarations/{declaration_id}/payment 401 403 201  403  403
 GET    /business/debts                                 401  403  200  403  403  403  403  403
 GET    /business/debts/{debt_id}                       401  403  200  403  403  403  403  403
 POST   /business/debts/{debt_id}/payment               401  403  201  403  403  403  403  403
+GET    /audit/health                                   200  200  200  200  200  200  200  200
+GET    /audit/cases/{case}                             401  403  403  403  403  403  200  200
+GET    /audit/cases/{case}/state                       401  403  403  403  403  403  200  200
+GET    /audit/events                                   401  403  403  403  403  403  200  200
+GET    /audit/integrity                                401  403  403  403  403  403  200  200
+GET    /audit/trail                                    401  403  403  403  403  403  200  200
+GET    /identity/history/aggregates/{aggregate_id}/state 401  403  403  403  403  403  200  200
+GET    /requests/history/aggregates/{aggregate_id}/state 401  403  403  403  403  403  200  200
+GET    /protocol/history/aggregates/{aggregate_id}/state 401  403  403  403  403  403  404  404
+GET    /payments/history/aggregates/{aggregate_id}/state 401  403  403  403  403  403  200  200
+GET    /fines/history/aggregates/{aggregate_id}/state   401  403  403  403  403  403  200  200
+GET    /certificates/history/aggregates/{aggregate_id}/state 401  403  403  403  403  403  200  200
+GET    /notifications/history/aggregates/{aggregate_id}/state 401  403  403  403  403  403  200  200
+GET    /backoffice/history/aggregates/{aggregate_id}/state 401  403  403  403  403  403  404  404
+GET    /business/history/aggregates/{aggregate_id}/state 401  403  403  403  403  403  200  200
+GET    /audit/history/aggregates/{aggregate_id}/state   401  403  403  403  403  403  404  404
 """
 
 

@@ -104,6 +104,7 @@ class World:
     certificate_id: str = ""  # the citizen's, issued by the civil registry's clerk
     declaration_id: str = ""  # the business's tax declaration, quoted (B-2)
     path_parameters: dict[str, str] = field(default_factory=dict)
+    service_urls: dict[str, str] = field(default_factory=dict)  # each service's own address
 
     def person(self, role: str, route: Route) -> Person:
         """Who plays `role` on `route`: the clerk is one of the route's department."""
@@ -282,7 +283,9 @@ def world(stack, gateway, admin, eventually) -> World:
         "notification_id": notification_id,
         "declaration_id": world.declaration_id,
         "debt_id": debt_id,
+        "case": world.request_id,  # an auditor's case: the citizen's request (X-1)
     }
+    world.service_urls = {service: stack.url_of(service) for service in SERVICES}
     return world
 
 
@@ -373,6 +376,26 @@ def no_body(world: World, role: str) -> dict[str, Any]:
 
 def json_body(body: dict[str, Any]) -> Body:
     return lambda world, role: {"json": body}
+
+
+def query(params: dict[str, str]) -> Body:
+    """A call with these query parameters."""
+    return lambda world, role: {"params": params}
+
+
+at_the_end = query({"at": "2100-01-01T00:00:00+00:00"})
+
+# Whose aggregate the kit's history route of each service replays (X-1): one of the world's;
+# the services not named here keep none of them.
+HISTORY_AGGREGATES = {
+    "identity": "user_id",
+    "requests": "request_id",
+    "payments": "payment_id",
+    "fines": "fine_id",
+    "certificates": "certificate_id",
+    "notifications": "notification_id",
+    "business": "declaration_id",
+}
 
 
 @dataclass(frozen=True)
@@ -493,6 +516,14 @@ RECIPES: dict[Route, Recipe] = {
         }
     ),
     ("POST", "/payments/bank/notifications"): Recipe(lambda world, role: world.bank_notification()),
+    # X-1: a case's state at an instant after everything; an export of the audit service's own
+    # history (the auditors' reads), a small one.
+    ("GET", "/audit/cases/{case}/state"): Recipe(at_the_end),
+    ("GET", "/audit/events"): Recipe(query({"service": "audit", "type": "Recorded"})),
+    **{
+        ("GET", f"/{service}/history/aggregates/{{aggregate_id}}/state"): Recipe(at_the_end)
+        for service in SERVICES
+    },
     ("POST", "/fines/check"): Recipe(
         lambda world, role: {
             "json": {key: world.ticket()[key] for key in ("municipality_code", "fine_type")}
@@ -524,9 +555,20 @@ def call(world: World, route: Route, role: str, expected: int) -> httpx.Response
     if role != ANONYMOUS:
         token = world.spare_tokens[role] if recipe.spare_token else world.person(role, route).token
         headers["Authorization"] = f"Bearer {token}"
+    service, *rest = template.strip("/").split("/")
+    if rest[:1] == ["history"]:
+        # The kit's history routes are not routed by the public gateway (the audit service calls
+        # each service itself, so that every auditor read is in its trail): called at the service.
+        aggregate = HISTORY_AGGREGATES.get(service)
+        parameters = parameters | {
+            "aggregate_id": parameters[aggregate] if aggregate else str(uuid.uuid4())
+        }
     path = re.sub(r"\{(\w+)\}", parameter, template)
     arguments = recipe.body(world, role)
     headers |= arguments.pop("headers", {})
+    if rest[:1] == ["history"]:
+        with httpx.Client(base_url=world.service_urls[service], timeout=30.0) as direct:
+            return direct.request(method, path, headers=headers, **arguments)
     return world.gateway.request(method, path, headers=headers, **arguments)
 
 
