@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from portal_events.contracts import Contract, contract_class
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
 
 # Fixed namespace: the same stored event always yields the same event id, so a message the relay
 # sends twice (after a crash) is recognisably the same message.
@@ -70,4 +73,20 @@ def wrap(
         causation_id=metadata.get("causation_id"),
         actor=metadata.get("actor"),
         data=contract.model_dump(mode="json"),
+    )
+
+
+async def send(producer: AIOKafkaProducer, topic: str, envelope: Envelope, *, key: str) -> Any:
+    """Hand one envelope to the producer, keyed `key` (what keeps messages in order: one
+    partition per key), with its type, version and event id as headers; returns the future of
+    its acknowledgement."""
+    return await producer.send(
+        topic,
+        envelope.to_bytes(),
+        key=key.encode(),
+        headers=[
+            ("type", envelope.type.encode()),
+            ("version", str(envelope.version).encode()),
+            ("event_id", str(envelope.event_id).encode()),
+        ],
     )

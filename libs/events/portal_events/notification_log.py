@@ -14,6 +14,7 @@ and the age of the oldest event not yet taken in (its domain timestamp).
 
 from __future__ import annotations
 
+import asyncio
 import time
 import zlib
 from collections.abc import Callable
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 from eventsourcing.postgres import (
@@ -32,6 +35,8 @@ from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from portal_events.health import ComponentHealth
+
+log = structlog.get_logger()
 
 POLL_SECONDS = 1.0
 """How long a follower waits for a notification before it looks at the log anyway."""
@@ -56,6 +61,26 @@ def follower_connection_kwargs(datastore: PostgresDatastore) -> tuple[str, dict[
 def leadership_key(name: str) -> int:
     """The advisory lock key for 'the one active follower called `name`'."""
     return zlib.crc32(name.encode())
+
+
+async def lead(
+    datastore: PostgresDatastore, name: str, **log_fields: Any
+) -> psycopg.AsyncConnection[Any]:
+    """A follower connection to `datastore`'s database once it holds the advisory lock of the
+    one active follower called `name` (waiting as a standby, checking every second, until then).
+    The lock goes with the connection: a follower that dies hands over to a standby."""
+    conninfo, kwargs = follower_connection_kwargs(datastore)
+    conn = await psycopg.AsyncConnection.connect(conninfo, **kwargs)
+    key = leadership_key(name)
+    waiting_logged = False
+    while True:
+        row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone()
+        if row and row[0]:
+            return conn
+        if not waiting_logged:
+            log.info("follower_standby", follower=name, **log_fields)
+            waiting_logged = True
+        await asyncio.sleep(1.0)
 
 
 def postgres_recorder(app: Application[Any]) -> PostgresApplicationRecorder:

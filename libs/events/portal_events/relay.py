@@ -49,7 +49,7 @@ from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 
 from portal_events.contracts import Contract
-from portal_events.envelope import Envelope, wrap
+from portal_events.envelope import Envelope, send, wrap
 from portal_events.failures import is_infrastructure_failure
 from portal_events.health import ComponentHealth
 from portal_events.mapper import event_metadata
@@ -57,9 +57,8 @@ from portal_events.notification_log import (
     POLL_SECONDS,
     Lag,
     LagGauge,
-    follower_connection_kwargs,
     lag_health,
-    leadership_key,
+    lead,
     listen_statement,
     postgres_recorder,
     select_after_statement,
@@ -114,7 +113,7 @@ class OutboxRelay:
         NOTIFY of new events or the poll interval, whichever comes first; once per poll
         interval, publish the parked events whose retry an operator asked for. A failure of
         Kafka or the database ends it: its supervisor (`BackgroundLoops`) starts it again."""
-        conn = await self._acquire_leadership()
+        conn = await lead(self._recorder.datastore, self.tracking_name, source=self.source)
         try:
             await conn.execute(listen_statement(self._recorder))  # before reading: none missed
             producer = AIOKafkaProducer(
@@ -144,20 +143,6 @@ class OutboxRelay:
         finally:
             await conn.close()
 
-    async def _acquire_leadership(self) -> psycopg.AsyncConnection[Any]:
-        conninfo, kwargs = follower_connection_kwargs(self._recorder.datastore)
-        conn = await psycopg.AsyncConnection.connect(conninfo, **kwargs)
-        key = leadership_key(self.tracking_name)
-        waiting_logged = False
-        while True:
-            row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone()
-            if row and row[0]:
-                return conn
-            if not waiting_logged:
-                log.info("relay_standby", source=self.source)
-                waiting_logged = True
-            await asyncio.sleep(1.0)
-
     def _recorded_position(self) -> int:
         return self._tracking.max_tracking_id(self.tracking_name) or 0
 
@@ -186,7 +171,7 @@ class OutboxRelay:
                 untranslatable.append((notification, describe_failure(exc)))
                 continue
             for topic, envelope in envelopes:
-                deliveries.append(await self._send(producer, topic, envelope))
+                deliveries.append(await send(producer, topic, envelope, key=envelope.subject))
         # Every message of the batch is acknowledged by the broker before the position moves.
         await asyncio.gather(*deliveries)
         last = notifications[-1].id
@@ -220,20 +205,6 @@ class OutboxRelay:
             )
             for topic, contract in self.translate(domain_event)
         ]
-
-    @staticmethod
-    async def _send(producer: AIOKafkaProducer, topic: str, envelope: Envelope) -> Any:
-        """Hand one message to the producer; returns the future of its acknowledgement."""
-        return await producer.send(
-            topic,
-            envelope.to_bytes(),
-            key=envelope.subject.encode(),
-            headers=[
-                ("type", envelope.type.encode()),
-                ("version", str(envelope.version).encode()),
-                ("event_id", str(envelope.event_id).encode()),
-            ],
-        )
 
     def _record_position(
         self, position: int, untranslatable: Sequence[tuple[Notification, str]]
@@ -274,7 +245,10 @@ class OutboxRelay:
                 error=error,
             )
             return
-        deliveries = [await self._send(producer, topic, envelope) for topic, envelope in envelopes]
+        deliveries = [
+            await send(producer, topic, envelope, key=envelope.subject)
+            for topic, envelope in envelopes
+        ]
         await asyncio.gather(*deliveries)
         await asyncio.to_thread(self._unpark, notification_id)
         log.info(

@@ -43,7 +43,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from portal_events import chain
 from portal_events.contracts import HistoryCheckpointV1, StoredEventSealedV1
-from portal_events.envelope import Envelope, wrap
+from portal_events.envelope import Envelope, send, wrap
 from portal_events.health import ComponentHealth
 from portal_events.notification_log import (
     POLL_SECONDS,
@@ -51,7 +51,7 @@ from portal_events.notification_log import (
     LagGauge,
     follower_connection_kwargs,
     lag_health,
-    leadership_key,
+    lead,
     listen_statement,
     postgres_recorder,
     select_after_statement,
@@ -167,7 +167,7 @@ class Sealer:
         """Seal forever (until cancelled), publishing checkpoints when due or asked for. A
         failure of Kafka or the database ends it: its supervisor (`BackgroundLoops`) starts it
         again, from the recorded position."""
-        conn = await self._acquire_leadership()
+        conn = await lead(self._recorder.datastore, f"{self.service}-sealer", service=self.service)
         try:
             # Before reading the log, so that no notification is missed.
             await conn.execute(listen_statement(self._recorder))
@@ -210,20 +210,6 @@ class Sealer:
             async for notify in conn.notifies(timeout=wait, stop_after=1):
                 requested |= notify.channel == CHECKPOINT_CHANNEL
 
-    async def _acquire_leadership(self) -> psycopg.AsyncConnection[Any]:
-        conninfo, kwargs = follower_connection_kwargs(self._recorder.datastore)
-        conn = await psycopg.AsyncConnection.connect(conninfo, **kwargs)
-        key = leadership_key(f"{self.service}-sealer")
-        waiting_logged = False
-        while True:
-            row = await (await conn.execute("SELECT pg_try_advisory_lock(%s)", (key,))).fetchone()
-            if row and row[0]:
-                return conn
-            if not waiting_logged:
-                log.info("sealer_standby", service=self.service)
-                waiting_logged = True
-            await asyncio.sleep(1.0)
-
     async def _next_batch(self, conn: psycopg.AsyncConnection[Any]) -> Sequence[Notification]:
         cursor = await conn.execute(
             select_after_statement(self._recorder), (self.position, self.batch_size)
@@ -242,7 +228,7 @@ class Sealer:
         deliveries = []
         for notification in notifications:
             head, envelope = self._sealed(head, notification)
-            deliveries.append(await self._send(producer, self.history_topic, envelope))
+            deliveries.append(await send(producer, self.history_topic, envelope, key=self.service))
         # Every message of the batch is acknowledged by the broker before the position moves.
         await asyncio.gather(*deliveries)
         position, events = notifications[-1].id, self.events + len(notifications)
@@ -299,26 +285,12 @@ class Sealer:
             sequence=self.position,
             occurred_at=now,
         )
-        await (await self._send(producer, self.checkpoints_topic, envelope))
+        await (await send(producer, self.checkpoints_topic, envelope, key=self.service))
         log.info(
             "history_checkpoint_published",
             service=self.service,
             position=self.position,
             events=self.events,
-        )
-
-    async def _send(self, producer: AIOKafkaProducer, topic: str, envelope: Envelope) -> Any:
-        """Hand one message to the producer, keyed by the service's name; returns the future of
-        its acknowledgement."""
-        return await producer.send(
-            topic,
-            envelope.to_bytes(),
-            key=self.service.encode(),
-            headers=[
-                ("type", envelope.type.encode()),
-                ("version", str(envelope.version).encode()),
-                ("event_id", str(envelope.event_id).encode()),
-            ],
         )
 
     # --- what the service uses ----------------------------------------------------------------
