@@ -119,13 +119,23 @@ def service_schemas(stack) -> dict[str, BaseSchema]:
 
 def role_for(route: Route) -> str | None:
     """None for a public operation (anonymous callers get a 2xx or a redirect), else a role the
-    matrix admits."""
+    matrix admits (one that gets past authorization, if none of the matrix's resources is there
+    for it: a kit history route of a service that keeps none of them answers 404)."""
     answers = MATRIX[route]
     if 200 <= answers["anonymous"] < 400:
         return None
-    admitted = [role for role in ROLE_PREFERENCE if 200 <= answers[role] < 300]
+    admitted = [role for role in ROLE_PREFERENCE if 200 <= answers[role] < 300] or [
+        role for role in ROLE_PREFERENCE if answers[role] not in (401, 403)
+    ]
     assert admitted, f"{' '.join(route)}: no role may call it"
     return admitted[0]
+
+
+def base_url_for(route: Route, stack) -> str:
+    """The gateway, but for the kit's history routes, which it does not route (X-1): those are
+    fuzzed at the service itself, as the audit service calls them."""
+    service, *rest = route[1].strip("/").split("/")
+    return stack.url_of(service) if rest[:1] == ["history"] else stack.gateway_url
 
 
 FUZZED = [route for route in MATRIX if route not in NOT_FUZZED]
@@ -145,7 +155,7 @@ def test_every_operation_of_every_service_is_fuzzed_or_covered_elsewhere(service
 
 @pytest.mark.parametrize("route", FUZZED, ids=" ".join)
 def test_every_operation_answers_as_documented(
-    route, service_schemas, fuzzing_people, fuzzing_address
+    route, stack, service_schemas, fuzzing_people, fuzzing_address
 ):
     """Issue 6: no 5xx, no undocumented status code, no answer that contradicts the documented
     schema, for the documented examples and generated valid and invalid calls."""
@@ -153,6 +163,7 @@ def test_every_operation_answers_as_documented(
     schema = service_schemas[path.split("/")[1]]
     operation = schema[path][method]
     headers = {"X-Forwarded-For": fuzzing_address}
+    base_url = base_url_for(route, stack)
     role = role_for(route)
     if role == CLERK:
         role = f"{CLERK}:{clerk_department(route)}"
@@ -174,7 +185,7 @@ def test_every_operation_answers_as_documented(
     )
     @hypothesis.given(case=cases)
     def answers_as_documented(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)
 
     answers_as_documented()
     for case in schema.iter_coverage_cases(
@@ -182,4 +193,4 @@ def test_every_operation_answers_as_documented(
         generation_modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE],
         generation_config=schema.config.generation,
     ):
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        case.call_and_validate(base_url=base_url, headers=headers, checks=CHECKS)

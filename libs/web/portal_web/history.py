@@ -47,10 +47,12 @@ class AggregateStateAt(BaseModel):
     """An aggregate as it was at an instant, replayed from its stored events."""
 
     service: str = Field(examples=["requests"])
-    aggregate_id: UUID
+    aggregate_id: UUID = Field(
+        description="The aggregate's id", examples=["3f2b8c1e-6d4a-4f5b-9c7e-1a2b3c4d5e6f"]
+    )
     aggregate_type: str = Field(examples=["Request"], description="From the stored topic")
     version: int = Field(description="The version it had at `at`: its events up to then")
-    at: datetime
+    at: datetime = Field(description="The instant asked for", examples=["2026-03-01T08:00:00Z"])
     state: dict[str, Any] = Field(
         description="Its attributes then, as JSON; secrets are shown as " + json.dumps(MASKED)
     )
