@@ -11,8 +11,13 @@ ifeq ($(PACKAGES),)
 $(error could not list the packages of $(SERVICE_LIST) with $(PYTHON))
 endif
 
-.PHONY: venv
-venv: $(VENV)/.installed
+.PHONY: venv web-assets
+venv: $(VENV)/.installed web-assets
+
+# The web pages' assets from the npm registry (web/assets.toml: the gov.gr design system's CSS,
+# axe-core for the browser tests), checked against their pinned integrity; a no-op once fetched.
+web-assets:
+	$(PYTHON) web/fetch_assets.py
 
 $(VENV)/.installed: constraints.txt requirements-dev.txt $(SERVICE_LIST) $(addsuffix /pyproject.toml,$(PACKAGES))
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -15,6 +15,7 @@ def _up() -> None:
     started = time.monotonic()
     info = stack.ensure_up()
     print(f"\nThe portal is up ({time.monotonic() - started:.1f} s): {info.gateway_url}")
+    print(f"  the portal's pages, in a browser: {info.gateway_url}/")
     for name, url in info.docs_urls().items():
         print(f"  {name:<13} API docs: {url}")
     print(f"  operators (simulators, bench target): {info.gateway_operators_url}")

@@ -109,10 +109,13 @@ def upstream_variable(name: str) -> str:
     return f"{name.upper().replace('-', '_')}_UPSTREAM"
 
 
-def route(name: str, strip_prefix: bool) -> list[str]:
+def route(name: str, strip_prefix: bool, *, home: bool = False) -> list[str]:
     """The locations that send `/<name>` and `/<name>/...` to the process, and nothing else
-    (a bare `location /protocol` would also take `/protocol-registry/...`)."""
+    (a bare `location /protocol` would also take `/protocol-registry/...`); with `home`, `/`
+    itself too (the portal's home page)."""
     upstream = "http://${" + upstream_variable(name) + "}"
+    if home:
+        return [f"location = / {{ proxy_pass {upstream}; }}", *route(name, strip_prefix)]
     if strip_prefix:
         # The trailing slashes make nginx replace /<name>/ by / on the way in.
         return [f"location /{name}/ {{ proxy_pass {upstream}/; }}"]
@@ -130,7 +133,7 @@ def _with_block(template: str, block: RoutesBlock, processes: Iterable[Process])
         raise ValueError(f"the gateway template has no '{block.begin}' ... '{block.end}' block")
     lines = [
         f"{block.begin} by `make generate`; do not edit.",
-        *(line for p in processes for line in route(p.name, p.strip_prefix)),
+        *(line for p in processes for line in route(p.name, p.strip_prefix, home=p.home)),
         block.end,
     ]
     text = "\n".join(match["indent"] + line for line in lines)
@@ -199,6 +202,10 @@ def _compose_values(listed: ServiceList) -> dict[str, str]:
         "bank_notification_secret": _required(
             "BANK_NOTIFICATION_SECRET",
             "a random secret (openssl rand -base64 32): the key of the bank's signatures",
+        ),
+        "portal_session_key": _required(
+            "PORTAL_SESSION_KEY",
+            "a random secret (openssl rand -base64 32): the key of the web pages' session cookies",
         ),
         **{p.url_placeholder: f"http://{p.name}:{p.port}" for p in listed.processes},
         **{p.public_url_placeholder: _public_url(p) for p in listed.processes if p.published},

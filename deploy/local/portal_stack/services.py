@@ -26,11 +26,11 @@ SERVICES_FILE = REPO / "deploy" / "services.toml"
 STACK_PACKAGE = "deploy/local"
 STACK_INIT = "stack-init"
 
-KINDS = ("service", "simulator", "bench")
+KINDS = ("service", "web", "simulator", "bench")
 
 # Placeholders for secrets, never in the repository: the local stack generates each once into
 # its state dir, docker-compose requires them from the environment it runs in.
-SECRETS = ("bank_api_key", "bank_notification_secret")
+SECRETS = ("bank_api_key", "bank_notification_secret", "portal_session_key")
 
 # What every deployment (the local stack, docker-compose) fills in, besides each process's
 # $<name>_url (and a published process's $<name>_public_url); see the comment at the top of
@@ -70,13 +70,14 @@ class Process:
     health: str = ""
     strip_prefix: bool = False
     published: bool = False
+    home: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def public(self) -> bool:
-        """Routed by the public gateway: only the portal's own services are. Simulators and
-        bench targets are reached by operators and tests only (issue 6)."""
-        return self.kind == "service"
+        """Routed by the public gateway: only the portal's own services and its web pages are.
+        Simulators and bench targets are reached by operators and tests only (issue 6)."""
+        return self.kind in ("service", "web")
 
     @property
     def health_path(self) -> str:
@@ -140,9 +141,8 @@ class ServiceList:
         if name == STACK_INIT:
             return [*self.libraries, STACK_PACKAGE]
         process = self.process(name)
-        return (
-            [*self.libraries, process.package] if process.kind == "service" else [process.package]
-        )
+        ours = process.kind in ("service", "web")
+        return [*self.libraries, process.package] if ours else [process.package]
 
 
 def fill(env: Mapping[str, str], values: Mapping[str, str]) -> dict[str, str]:

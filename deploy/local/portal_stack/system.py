@@ -29,6 +29,8 @@ REQUIREMENTS = (
     (lambda: shutil.which("java") is not None, "default-jre-headless"),
     (lambda: shutil.which("mvn") is not None, "maven"),
     (DEJAVU_SANS.is_file, "fonts-dejavu-core"),
+    # The browser the web pages' tests drive, headless (issue 11); the pages need none.
+    (lambda: shutil.which("chromium") is not None, "chromium"),
 )
 
 

@@ -86,7 +86,7 @@ def test_make_venv_installs_every_package_of_the_repository() -> None:
     ).stdout.split()
     everywhere = {
         str(p.parent.relative_to(REPO))
-        for top in ("libs", "services", "deploy")
+        for top in ("libs", "services", "deploy", "web")
         for p in (REPO / top).rglob("pyproject.toml")
     }
     assert sorted(printed) == sorted(everywhere)
@@ -95,6 +95,7 @@ def test_make_venv_installs_every_package_of_the_repository() -> None:
 
 def test_each_image_installs_what_its_process_needs() -> None:
     assert LISTED.image_packages("requests") == [*LISTED.libraries, "services/requests"]
+    assert LISTED.image_packages("portal") == [*LISTED.libraries, "web"]
     assert LISTED.image_packages("protocol-registry") == ["deploy/simulators"]
     # The init container creates the topics, which portal_events declares.
     assert "libs/events" in LISTED.image_packages(STACK_INIT)
@@ -187,15 +188,18 @@ def _block(text: str, block: derived.RoutesBlock) -> str:
     return text[text.index(block.begin) : text.index(block.end)]
 
 
-def test_only_services_are_routed_by_the_public_gateway() -> None:
+def test_only_services_and_the_web_pages_are_routed_by_the_public_gateway() -> None:
     # Issue 6: the registry simulator's control endpoint was open to anyone.
     template = derived.GATEWAY_TEMPLATE.read_text()
     public = _block(template, derived.PUBLIC_ROUTES)
     operators = _block(template, derived.OPERATORS_ROUTES)
     for process in LISTED.processes:
         upstream = "${" + derived.upstream_variable(process.name) + "}"
-        assert (upstream in public) == (process.kind == "service"), process.name
-        assert (upstream in operators) == (process.kind != "service"), process.name
+        ours = process.kind in ("service", "web")
+        assert (upstream in public) == ours, process.name
+        assert (upstream in operators) == (not ours), process.name
+    # Issue 11: the portal's pages, and its home at `/`.
+    assert "location = / { proxy_pass http://${PORTAL_UPSTREAM}; }" in public
     # The operators' listener is bound to loopback and never published by docker-compose.
     compose = derived.compose(LISTED)
     assert 'GATEWAY_OPERATORS_LISTEN: "127.0.0.1:' in compose

@@ -247,17 +247,27 @@ def test_the_jwt_signing_key_is_created_private_whatever_the_umask(tmp_path) -> 
     assert not key.with_suffix(".tmp").exists()
 
 
-def test_the_bank_secrets_are_generated_once_private_and_passed_to_both_sides(
+# Who is given each secret: payments and the bank simulator share theirs (issue 7); the web
+# pages encrypt their session cookies with theirs (issue 11).
+SECRET_HOLDERS = {
+    "bank_api_key": ("payments", "bank"),
+    "bank_notification_secret": ("payments", "bank"),
+    "portal_session_key": ("portal",),
+}
+
+
+def test_the_secrets_are_generated_once_private_and_passed_to_their_holders(
     stack: StackInfo,
 ) -> None:
     # Issue 7: never in the repository; generated once per state dir, mode 0600, and the same
     # value for payments and the bank simulator across every `up`.
     cfg = Config.from_env()
+    assert set(SECRET_HOLDERS) == set(SECRETS)
     for name in SECRETS:
         path = cfg.secret_file(name)
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
         assert len(cfg.secret(name)) >= 40, name
-        for process in ("payments", "bank"):
+        for process in SECRET_HOLDERS[name]:
             env = cfg.service_env(cfg.service(process))
             assert env[name.upper()] == cfg.secret(name), (process, name)
     assert stack.bank_api_key == cfg.secret("bank_api_key")
