@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.settings = settings
     install_error_pages(app)
 
     @app.get("/portal/health", include_in_schema=False)

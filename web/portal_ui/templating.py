@@ -19,7 +19,6 @@ from portal_ui import formatting, navigation
 from portal_ui.errors import ApiError, GatewayUnavailable
 from portal_ui.gateway import gateway_client
 from portal_ui.sessions import csrf_token
-from portal_ui.settings import get_settings
 
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 templates.env.filters.update(formatting.FILTERS)
@@ -49,7 +48,7 @@ async def render(
         {
             "user": user,
             "csrf_token": csrf_token(request),
-            "municipality": get_settings().municipality_name,
+            "municipality": request.app.state.settings.municipality_name,
             "nav": navigation.links_for(user.roles if user else None),
             "unread": await unread_count(request) if user and with_badge else None,
             "flashes": session.pop_flashes(),
