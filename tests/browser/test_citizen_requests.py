@@ -174,3 +174,20 @@ def test_another_citizens_request_page_is_not_found(page: Page, screens, new_cit
     expect(page.get_by_role("heading", level=1)).to_have_text("Η σελίδα δεν βρέθηκε")
     expect(page.locator("main")).not_to_contain_text("Ιδιωτικό")
     screens.capture(page, "not-found")
+
+
+def test_notifications_show_an_unread_badge_and_are_marked_read(
+    page: Page, screens, new_citizen, log_in, eventually
+):
+    """X-2 in the browser: the unread count in the header, the list, «mark read»."""
+    citizen = new_citizen()
+    eventually(lambda: citizen.get("/notifications").json()["unread"] >= 1)  # the welcome
+    log_in(page, citizen)
+    link = page.get_by_role("navigation").get_by_role("link", name=re.compile("Ειδοποιήσεις"))
+    expect(link).to_contain_text("μη αναγνωσμένες")
+    link.click()
+    screens.capture(page, "notifications")
+    page.get_by_role("button", name=re.compile("Σήμανση ως αναγνωσμένης")).first.click()
+    expect(page.get_by_role("button", name=re.compile("Σήμανση ως αναγνωσμένης"))).to_have_count(0)
+    expect(link).not_to_contain_text("μη αναγνωσμένες")
+    assert citizen.get("/notifications").json()["unread"] == 0
