@@ -25,6 +25,10 @@ STATUS_NAMES = {
     "assigned": "Αποδόθηκε",
     # certificates, payments, tax
     "issued": "Εκδόθηκε",
+    "awaiting_applicant": "Αναμένονται στοιχεία από εσάς",
+    # fines (F-5, F-6)
+    "payable": "Προς πληρωμή",
+    "payment_pending": "Πληρωμή σε εξέλιξη",
     "paid": "Πληρώθηκε",
     "unpaid": "Απλήρωτο",
     "failed": "Απέτυχε",

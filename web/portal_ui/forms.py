@@ -72,6 +72,20 @@ CODE_FIELDS = {"email_taken": "email", "unknown_category": "category"}
 # Field-specific wording where the generic sentence would say something odd.
 FIELD_MESSAGES = {
     ("email", "value_error"): "Γράψτε μια έγκυρη διεύθυνση e-mail, π.χ. onoma@example.gr.",
+    # certificates (C-2, C-3); type "": the service's own checks, after validation
+    ("property.electricity_supply_number", "value_error"): (
+        "Γράψτε τον αριθμό παροχής όπως είναι τυπωμένος στον λογαριασμό ρεύματος: 12 ψηφία, "
+        "π.χ. 1 23456789-02 5."
+    ),
+    ("certificate_type", ""): "Επιλέξτε ένα είδος πιστοποιητικού από τη λίστα.",
+    ("delivery_method", ""): "Επιλέξτε έναν τρόπο παράδοσης από τη λίστα.",
+    ("delivery_address", ""): "Συμπληρώστε τη διεύθυνση για την ταχυδρομική αποστολή.",
+    # fines (F-2, F-3)
+    ("fine_number", "value_error"): "Γράψτε τον αριθμό της κλήσης: έως 15 γράμματα και ψηφία.",
+    ("plate", "value_error"): (
+        "Γράψτε τον αριθμό κυκλοφορίας: 2 έως 10 γράμματα και ψηφία, π.χ. ΥΖΑ-1234."
+    ),
+    ("issued_at", "value_error"): "Η ημερομηνία της κλήσης δεν μπορεί να είναι μελλοντική.",
 }
 
 GENERIC = "Η τιμή δεν είναι έγκυρη."

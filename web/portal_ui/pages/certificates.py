@@ -256,8 +256,14 @@ async def certificate_detail(
         title=certificate["title"],
         certificate=certificate,
         delivery_method=methods.get(certificate["delivery_method"], certificate["delivery_method"]),
+        area=area_gr(certificate["property"]["area_m2"]) if certificate.get("property") else None,
         history_events=HISTORY_EVENTS,
     )
+
+
+def area_gr(square_metres: float) -> str:
+    """An area the Greek way, without needless decimals: 85.0 -> 85, 85.5 -> 85,5."""
+    return f"{square_metres:f}".rstrip("0").rstrip(".").replace(".", ",")
 
 
 @router.get("/portal/certificates/{certificate_id}/document")
