@@ -72,6 +72,8 @@ CODE_FIELDS = {"email_taken": "email", "unknown_category": "category"}
 # Field-specific wording where the generic sentence would say something odd.
 FIELD_MESSAGES = {
     ("email", "value_error"): "Γράψτε μια έγκυρη διεύθυνση e-mail, π.χ. onoma@example.gr.",
+    # staff accounts (ID-4): identity's own check names the field and carries no type
+    ("department", ""): "Επιλέξτε μία υπηρεσία από τη λίστα: κάθε υπάλληλος ανήκει σε μία.",
     # certificates (C-2, C-3); type "": the service's own checks, after validation
     ("property.electricity_supply_number", "value_error"): (
         "Γράψτε τον αριθμό παροχής όπως είναι τυπωμένος στον λογαριασμό ρεύματος: 12 ψηφία, "

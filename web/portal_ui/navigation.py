@@ -25,14 +25,22 @@ BY_ROLE = {
         ("/portal/profile", "Τα στοιχεία μου"),
     ],
     "clerk": [
+        ("/portal/clerk", "Εκκρεμείς υποθέσεις"),
+        ("/portal/users", "Αναζήτηση χρηστών"),
         ("/portal/notifications", "Ειδοποιήσεις"),
         ("/portal/profile", "Ο λογαριασμός μου"),
     ],
     "auditor": [
+        ("/portal/audit", "Ιστορικό υπόθεσης"),
         ("/portal/notifications", "Ειδοποιήσεις"),
         ("/portal/profile", "Ο λογαριασμός μου"),
     ],
     "admin": [
+        ("/portal/clerk", "Εκκρεμείς υποθέσεις"),
+        ("/portal/users", "Χρήστες"),
+        ("/portal/admin/staff/new", "Νέος υπάλληλος"),
+        ("/portal/admin/departments", "Υπηρεσίες"),
+        ("/portal/audit", "Ιστορικό υπόθεσης"),
         ("/portal/notifications", "Ειδοποιήσεις"),
         ("/portal/profile", "Ο λογαριασμός μου"),
     ],
@@ -50,6 +58,9 @@ def links_for(roles: list[str] | None) -> list[tuple[str, str]]:
 HOME_BY_ROLE = {
     "citizen": "/portal/requests",
     "business": "/portal/requests",
+    "clerk": "/portal/clerk",
+    "auditor": "/portal/audit",
+    "admin": "/portal/clerk",
 }
 
 
