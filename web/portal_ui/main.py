@@ -22,6 +22,7 @@ from portal_web.security_headers import SecurityHeadersMiddleware
 
 from portal_ui.errors import install_error_pages
 from portal_ui.pages import account, citizen, public
+from portal_ui.pages import business as business_pages
 from portal_ui.pages import admin, audit, clerk
 from portal_ui.sessions import SessionMiddleware
 from portal_ui.settings import Settings, get_settings
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="static")
     for area in (public, account, citizen):
         app.include_router(area.router)
+    app.include_router(business_pages.router)
     for area in (clerk, audit, admin):  # the staff's screens
         app.include_router(area.router)
 

@@ -19,6 +19,9 @@ BY_ROLE = {
         ("/portal/profile", "Τα στοιχεία μου"),
     ],
     "business": [
+        ("/portal/business/warrants", "Εντάλματα πληρωμής"),
+        ("/portal/business/declarations", "Δημοτικό τέλος"),
+        ("/portal/business/debts", "Οφειλές"),
         ("/portal/requests", "Τα αιτήματά μου"),
         ("/portal/requests/new", "Νέα Αίτηση"),
         ("/portal/notifications", "Ειδοποιήσεις"),

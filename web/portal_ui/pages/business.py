@@ -131,9 +131,10 @@ DECLARATION_PROBLEMS = [
 NOT_AN_AMOUNT = "Γράψτε ποσό σε ευρώ, π.χ. 12.345,67 ή 12345.67."
 
 # An amount in euros as people type it: 12.345,67 / 12345,67 / 12,345.67 / 12345.67 / 12345.
+# "1,234" alone is refused: 1.234 € the Greek way, but three decimals are no amount.
 _AMOUNT = re.compile(
     r"(?P<sign>-?)(?:(?P<int_dots>\d{1,3}(?:\.\d{3})+)(?:,(?P<dec_comma>\d{1,2}))?"
-    r"|(?P<int_commas>\d{1,3}(?:,\d{3})+)(?:\.(?P<dec_dot>\d{1,2}))?"
+    r"|(?P<int_commas>\d{1,3}(?:,\d{3})+)\.(?P<dec_dot>\d{1,2})"
     r"|(?P<plain>\d+)(?:[.,](?P<dec>\d{1,2}))?)"
 )
 
@@ -141,9 +142,9 @@ _AMOUNT = re.compile(
 def euros_to_cents(text: str) -> int | None:
     """An amount typed in euros as cents (None: not an amount): "12.345,67" -> 1234567.
 
-    A comma or a dot before the last one or two digits is the decimal mark; dots (or commas)
-    between groups of three digits separate the thousands. A leading "-" is kept, for the API
-    to refuse with its own words."""
+    A comma or a dot before the last one or two digits is the decimal mark; dots between groups
+    of three digits separate the thousands (commas only before a decimal dot). A leading "-"
+    is kept, for the API to refuse with its own words."""
     cleaned = text.replace(" ", "").replace("\u00a0", "").removesuffix("€")
     match = _AMOUNT.fullmatch(cleaned)
     if not match:
@@ -198,6 +199,11 @@ def period_name(item: dict[str, Any]) -> str:
     if item["period_type"] == "monthly" and 1 <= period <= 12:
         return f"{MONTHS[period - 1]} {year}"
     return f"{period}ο τρίμηνο {year}"
+
+
+def percent(basis_points: int) -> str:
+    """Basis points as a Greek percentage: 50 -> "0,5 %", 500 -> "5 %"."""
+    return f"{Decimal(basis_points) / 100:f}".rstrip("0").rstrip(".").replace(".", ",") + " %"
 
 
 def page_context(**context: Any) -> dict[str, Any]:
@@ -311,6 +317,7 @@ async def render_declaration(
             title=f"Δήλωση: {period_name(declaration)}",
             declaration=declaration,
             payable=declaration["status"] in ("quoted", "payment_pending"),
+            rate=percent(declaration["breakdown"]["rate_basis_points"]),
             rejection=REJECTION_REASONS.get(declaration.get("rejection_reason") or ""),
             history_events=DECLARATION_EVENTS,
             idempotency_key=str(uuid.uuid4()),
@@ -378,7 +385,7 @@ async def render_debt(
             title=f"Οφειλή {debt['debt_id']}",
             debt=debt,
             payable=debt["status"] in ("open", "payment_pending"),
-            pay_action=debt_page(debt["debt_id"]) + "/payment",
+            page_url=debt_page(debt["debt_id"]),
             idempotency_key=str(uuid.uuid4()),
             errors=errors,
         ),
