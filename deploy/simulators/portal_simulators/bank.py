@@ -443,14 +443,23 @@ _STYLE = (
     ".error{color:#b00020}button{margin-top:1rem;padding:.5rem 1.5rem}"
 )
 _STYLE_HASH = "sha256-" + base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
-# The page's own policy: no script at all, its one inline style by hash, forms to itself only.
-PAGE_POLICY = (
-    f"default-src 'none'; style-src '{_STYLE_HASH}'; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'"
-)
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+# The page's own policy: no script at all, its one inline style by hash, forms to itself only
+# and, for the 303 that follows the card form, to the merchant's return page (browsers hold a
+# form's redirects to its form-action too).
+def page_policy(return_url: str | None = None) -> str:
+    targets = "'self'"
+    if return_url:
+        parts = urlsplit(return_url)
+        targets += f" {parts.scheme}://{parts.netloc}"
+    return (
+        f"default-src 'none'; style-src '{_STYLE_HASH}'; form-action {targets}; "
+        "base-uri 'none'; frame-ancestors 'none'"
+    )
+
+
+def _page(title: str, body: str, status: int = 200, return_url: str | None = None) -> HTMLResponse:
     document = (
         '<!doctype html><html lang="el"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -461,7 +470,7 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
         document,
         status_code=status,
         headers={
-            "Content-Security-Policy": PAGE_POLICY,
+            "Content-Security-Policy": page_policy(return_url),
             "Cache-Control": "no-store",
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "no-referrer",
@@ -630,7 +639,7 @@ def create_app(
             return _page("Δεν βρέθηκε", "<p>Άγνωστη συνεδρία πληρωμής.</p>", 404)
         if order.status != "open":
             return _page("Πληρωμή", f"<p>{_FINISHED[order.status]}</p>")
-        return _page("Ασφαλής πληρωμή με κάρτα", _payment_page(order))
+        return _page("Ασφαλής πληρωμή με κάρτα", _payment_page(order), return_url=order.return_url)
 
     @app.post("/pay/{session_id}", response_class=HTMLResponse, tags=["page"])
     async def pay(session_id: str, request: Request) -> Response:
@@ -647,7 +656,7 @@ def create_app(
             return _page("Πληρωμή", f"<p>{_FINISHED[order.status]}</p>")
         if form.errors:
             page = _payment_page(order, form.errors, fields.get("holder", ""))
-            return _page("Ασφαλής πληρωμή με κάρτα", page, 422)
+            return _page("Ασφαλής πληρωμή με κάρτα", page, 422, return_url=order.return_url)
         reason = form.outcome()
         status: OrderStatus = "succeeded" if reason is None else "failed"
         transaction_id = f"tx_{secrets.token_hex(12)}" if reason is None else None
