@@ -54,30 +54,49 @@ def page(
     )
 
 
+# Where the portal's own pages show what a payment paid (the payer's way back from the result);
+# the return page is served at the portal's address, so the links are paths.
+PAYABLE_PAGES = {
+    "fine": "/portal/fines/{id}",
+    "tax_declaration": "/portal/business/declarations/{id}",
+    "tax_debt": "/portal/business/debts/{id}",
+}
+
+
+def back_to_the_portal(payment: Payment) -> str:
+    """A link to what was paid, on the portal's pages."""
+    target = PAYABLE_PAGES.get(payment.payable_type, "/")
+    href = html.escape(target.format(id=payment.payable_id))
+    return f'<p><a href="{href}">Επιστροφή στην Πύλη</a></p>'
+
+
 def result_page(payment: Payment) -> HTMLResponse:
-    """What became of the payment; while still open, a page that looks again shortly."""
+    """What became of the payment, with the way back to it on the portal; while still open, a
+    page that looks again shortly."""
     what = (
         f"<p>{html.escape(payment.description)}</p>"
         f"<p>Ποσό: <strong>{html.escape(format_eur(payment.amount))}</strong></p>"
     )
+    back = back_to_the_portal(payment)
     if payment.status == "completed":
         return page(
             "Η πληρωμή ολοκληρώθηκε",
             f'<p class="ok">Η πληρωμή σας έγινε δεκτή.</p>{what}'
-            f"<p>Κωδικός πληρωμής: {payment.payment_id}</p>",
+            f"<p>Κωδικός πληρωμής: {payment.payment_id}</p>{back}",
         )
     if payment.status == "failed":
         reason = FAILURE_REASONS.get(payment.failure_reason or "", "Η πληρωμή δεν έγινε.")
         return page(
             "Η πληρωμή δεν ολοκληρώθηκε",
             f'<p class="fail">{html.escape(reason)}</p>{what}'
-            "<p>Δεν έγινε χρέωση. Μπορείτε να δοκιμάσετε ξανά από την οφειλή σας.</p>",
+            f"<p>Δεν έγινε χρέωση. Μπορείτε να δοκιμάσετε ξανά από την οφειλή σας.</p>{back}",
         )
     if payment.status == "expired":
         return page(
             "Η πληρωμή έληξε",
             f'<p class="fail">Η πληρωμή δεν ολοκληρώθηκε εγκαίρως και ακυρώθηκε.</p>{what}'
-            "<p>Δεν έγινε χρέωση. Μπορείτε να ξεκινήσετε νέα πληρωμή από την οφειλή σας.</p>",
+            "<p>Δεν έγινε χρέωση. Μπορείτε να ξεκινήσετε νέα πληρωμή από την οφειλή σας.</p>"
+            f"{back}",
         )
     return page(
         "Αναμένεται επιβεβαίωση",
