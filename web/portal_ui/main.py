@@ -21,9 +21,17 @@ from portal_web.logging import configure_logging
 from portal_web.security_headers import SecurityHeadersMiddleware
 
 from portal_ui.errors import install_error_pages
-from portal_ui.pages import account, citizen, public
-from portal_ui.pages import business as business_pages
-from portal_ui.pages import admin, audit, clerk
+from portal_ui.pages import (
+    account,
+    admin,
+    audit,
+    business,
+    certificates,
+    citizen,
+    clerk,
+    fines,
+    public,
+)
 from portal_ui.sessions import SessionMiddleware
 from portal_ui.settings import Settings, get_settings
 
@@ -62,10 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return FileResponse(DIGIGOV_CSS, media_type="text/css")
 
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="static")
-    for area in (public, account, citizen):
-        app.include_router(area.router)
-    app.include_router(business_pages.router)
-    for area in (clerk, audit, admin):  # the staff's screens
+    # One module per area: everyone's, citizens' and businesses', then the staff's.
+    for area in (public, account, citizen, certificates, fines, business, clerk, audit, admin):
         app.include_router(area.router)
 
     # Outermost last: security headers mark every answer, the correlation id is bound before

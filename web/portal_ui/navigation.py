@@ -15,6 +15,8 @@ BY_ROLE = {
     "citizen": [
         ("/portal/requests", "Τα αιτήματά μου"),
         ("/portal/requests/new", "Νέα Αίτηση"),
+        ("/portal/certificates", "Πιστοποιητικά"),
+        ("/portal/fines", "Πρόστιμα"),
         ("/portal/notifications", "Ειδοποιήσεις"),
         ("/portal/profile", "Τα στοιχεία μου"),
     ],
@@ -24,6 +26,8 @@ BY_ROLE = {
         ("/portal/business/debts", "Οφειλές"),
         ("/portal/requests", "Τα αιτήματά μου"),
         ("/portal/requests/new", "Νέα Αίτηση"),
+        ("/portal/certificates", "Πιστοποιητικά"),
+        ("/portal/fines", "Πρόστιμα"),
         ("/portal/notifications", "Ειδοποιήσεις"),
         ("/portal/profile", "Τα στοιχεία μου"),
     ],
@@ -60,7 +64,7 @@ def links_for(roles: list[str] | None) -> list[tuple[str, str]]:
 # Where a user lands after logging in (unless they were on their way to a page).
 HOME_BY_ROLE = {
     "citizen": "/portal/requests",
-    "business": "/portal/requests",
+    "business": "/portal/business/warrants",
     "clerk": "/portal/clerk",
     "auditor": "/portal/audit",
     "admin": "/portal/clerk",

@@ -38,7 +38,14 @@ PROFILE_FIELDS = {
 }
 
 # API paths of notifications' links -> the portal's page of the same thing.
-PAGE_FOR_API_PATH = {"/requests/": "/portal/requests/", "/certificates/": "/portal/certificates/"}
+PAGE_FOR_API_PATH = {
+    "/requests/": "/portal/requests/",
+    "/certificates/": "/portal/certificates/",
+    "/fines/": "/portal/fines/",
+    "/business/warrants": "/portal/business/warrants",
+    "/business/tax-declarations/": "/portal/business/declarations/",
+    "/business/debts": "/portal/business/debts",
+}
 
 
 def service_readiness(me: dict[str, Any]) -> list[dict[str, Any]]:
