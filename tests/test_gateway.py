@@ -81,10 +81,20 @@ def test_no_simulator_or_bench_target_is_reachable_through_the_public_gateway(ga
 
 
 def test_an_unknown_path_is_a_json_404_with_the_callers_correlation_id(gateway):
-    for path in ("/", "/admin", "/identityx/users", "/protocolx", "/requests/metrics"):
+    for path in ("/admin", "/identityx/users", "/protocolx", "/portalx", "/requests/metrics"):
         response = gateway.get(path, headers={"X-Correlation-ID": "tour-42"})
         assert_gateway_answer(response, 404)
         assert response.headers["x-correlation-id"] == "tour-42"
+
+
+def test_the_root_is_the_portals_home_page_in_greek(gateway):
+    # Issue 11: `/` and `/portal/...` are the web pages; only the exact `/` of the bare root.
+    response = gateway.get("/", headers={"X-Correlation-ID": "tour-43"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert '<html lang="el">' in response.text
+    assert response.headers["x-correlation-id"] == "tour-43"
+    assert gateway.get("/portal/static/digigov.css").headers["content-type"].startswith("text/css")
 
 
 def test_a_correlation_id_that_is_not_plain_is_replaced_at_the_edge(gateway):
