@@ -13,6 +13,7 @@ Playwright's sync API drives Debian's /usr/bin/chromium (never `playwright insta
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,7 +101,9 @@ def run_axe(page: Page) -> list[str]:
 @pytest.fixture
 def screens(request: pytest.FixtureRequest) -> Screens:
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")
-    return Screens(SCREENSHOTS / name)
+    directory = SCREENSHOTS / name
+    shutil.rmtree(directory, ignore_errors=True)  # an earlier run's screens, numbered otherwise
+    return Screens(directory)
 
 
 def log_in(page: Page, user, screens: Screens | None = None) -> None:
