@@ -39,7 +39,7 @@ SERVICES = {
     "fines": "Κλήσεις",
     "payments": "Πληρωμές",
     "notifications": "Ειδοποιήσεις",
-    "business-tax": "Επιχειρήσεις",
+    "business": "Επιχειρήσεις",
     "backoffice": "Εργασίες υπηρεσιών",
     "audit": "Έλεγχος",
 }
@@ -55,6 +55,9 @@ EVENT_NAMES = {
     ("protocol", "Assigned"): "Απόδοση αριθμού πρωτοκόλλου",
     ("protocol", "AttemptFailed"): "Αποτυχημένη προσπάθεια πρωτοκόλλησης",
     ("notifications", "Created"): "Ειδοποίηση",
+    ("notifications", "EmailSent"): "Αποστολή e-mail",
+    ("notifications", "EmailAttemptFailed"): "Αποτυχημένη αποστολή e-mail",
+    ("notifications", "EmailGivenUp"): "Εγκατάλειψη αποστολής e-mail",
     ("certificates", "Issued"): "Έκδοση πιστοποιητικού",
     ("certificates", "Rejected"): "Απόρριψη αίτησης",
     ("certificates", "Replied"): "Απάντηση του Δήμου",
