@@ -27,6 +27,8 @@ from portal_simulators.testing import free_port
 from portal_stack import gateway as stack_gateway
 from portal_stack.config import Config, service_list
 from portal_stack.derived import LOCAL_GATEWAY_LIMITS
+from portal_stack.services import SECRETS
+from portal_stack.stack import ensure_secret
 
 pytestmark = pytest.mark.integration
 
@@ -162,6 +164,7 @@ def test_postgresql_wants_the_password(stack):
 class LoneGateway:
     url: str
     access_log: Path
+    pages_key: str
 
 
 @pytest.fixture(scope="module")
@@ -181,9 +184,13 @@ def lone_gateway(tmp_path_factory) -> Iterator[LoneGateway]:
         cfg = Config.from_env()
         for folder in (cfg.logs, cfg.run):
             folder.mkdir(parents=True)
+        for name in SECRETS:
+            ensure_secret(cfg.secret_file(name))
         stack_gateway.ensure_running(cfg, lambda _: None)
         try:
-            yield LoneGateway(cfg.gateway_url, cfg.logs / "gateway-access.log")
+            yield LoneGateway(
+                cfg.gateway_url, cfg.logs / "gateway-access.log", cfg.secret("portal_pages_key")
+            )
         finally:
             stack_gateway.stop_server(cfg)
 
@@ -195,11 +202,15 @@ def test_a_service_that_is_down_is_a_json_502_with_a_correlation_id(lone_gateway
         assert response.headers["x-correlation-id"] == "down-1"
 
 
-def _burst(url: str, method: str, count: int, parallel: int = 20) -> list[httpx.Response]:
+def _burst(
+    url: str, method: str, count: int, parallel: int = 20, headers: dict[str, str] | None = None
+) -> list[httpx.Response]:
     """`count` requests from one address, `parallel` at a time (threads: an asyncio client
     spends more time on its own pool than nginx on the requests)."""
     with (
-        httpx.Client(timeout=30, limits=httpx.Limits(max_connections=parallel)) as client,
+        httpx.Client(
+            timeout=30, limits=httpx.Limits(max_connections=parallel), headers=headers
+        ) as client,
         ThreadPoolExecutor(parallel) as pool,
     ):
         return list(pool.map(lambda _: client.request(method, url, data={}), range(count)))
@@ -241,6 +252,27 @@ def test_a_burst_of_verification_code_checks_meets_a_json_429_with_retry_after(l
     for response in throttled:
         assert_gateway_answer(response, 429)
         assert response.headers["retry-after"] == str(LOCAL_GATEWAY_LIMITS.retry_after_seconds)
+
+
+@pytest.mark.parametrize("path", ["/portal/login", "/portal/register", "/portal/anonymous"])
+def test_a_burst_of_the_pages_forms_from_one_visitor_meets_a_json_429(lone_gateway, path):
+    # Issue 11: the web pages' log-in, registration and anonymous forms are limited per visitor,
+    # as the API calls behind them would be if called directly.
+    responses = _burst(lone_gateway.url + path, "POST", BURST)
+    assert {r.status_code for r in responses} == {429, 502}
+
+
+def test_the_pages_calls_are_not_counted_against_the_pages_one_address(lone_gateway):
+    # Issue 11: the pages call the APIs for every visitor from one address; with their key the
+    # gateway does not count them there (it counted each visitor at the pages' form), and a
+    # wrong key is any caller's.
+    pages = {"X-Portal-Pages-Key": lone_gateway.pages_key}
+    for path in ("/identity/token", "/identity/users", "/requests/anonymous"):
+        responses = _burst(lone_gateway.url + path, "POST", BURST, headers=pages)
+        assert {r.status_code for r in responses} == {502}, path
+    forged = {"X-Portal-Pages-Key": lone_gateway.pages_key + "x"}
+    responses = _burst(lone_gateway.url + "/identity/token", "POST", BURST, headers=forged)
+    assert {r.status_code for r in responses} == {429, 502}
 
 
 def test_other_methods_and_routes_are_not_rate_limited(lone_gateway):

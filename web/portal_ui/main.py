@@ -47,7 +47,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         timeout = httpx.Timeout(settings.api_timeout_seconds, connect=3.0)
-        async with httpx.AsyncClient(base_url=settings.gateway_url, timeout=timeout) as http:
+        # Every API call carries the pages' key: the gateway counts its visitors per visitor.
+        pages = {"X-Portal-Pages-Key": settings.pages_key}
+        async with httpx.AsyncClient(
+            base_url=settings.gateway_url, timeout=timeout, headers=pages
+        ) as http:
             app.state.http = http
             yield
 

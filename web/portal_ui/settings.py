@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     gateway_url: str = Field("http://127.0.0.1:8000", validation_alias="PORTAL_GATEWAY_URL")
     # 256 random bits as URL-safe text; the cookie's encryption key is derived from it.
     session_key: str = Field(validation_alias="PORTAL_SESSION_KEY")
+    # The key the pages' API calls carry, so that the gateway's per-address limits do not count
+    # every visitor's calls against the pages' one address (they limit the pages' forms instead).
+    pages_key: str = Field(min_length=1, validation_alias="PORTAL_PAGES_KEY")
     environment: Literal["local", "production"] = Field(
         "local", validation_alias="PORTAL_ENVIRONMENT"
     )

@@ -9,12 +9,14 @@ from portal_ui.sessions import COOKIE_NAME, Session, User, checked_form, fernet_
 from portal_ui.settings import Settings
 
 KEY = "test-session-key-0123456789abcdefghijklmnop"
+PAGES_KEY = "test-pages-key-0123456789"
 
 
 @pytest.fixture
 def app():
     settings = Settings(
         PORTAL_SESSION_KEY=KEY,
+        PORTAL_PAGES_KEY=PAGES_KEY,
         PORTAL_GATEWAY_URL="http://127.0.0.1:9",  # nothing listens: the gateway is "down"
         LOG_FORMAT="console",
     )
@@ -97,3 +99,10 @@ def test_pages_forbid_inline_scripts_and_framing(app):
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert "unsafe-inline" not in policy
     assert 'lang="el"' in response.text
+
+
+def test_every_api_call_carries_the_pages_key_for_the_gateways_limits(app):
+    # The gateway counts the login, registration and anonymous-submission calls per visitor at
+    # the pages' forms, not again per the pages' one address (deploy/nginx/portal.conf.template).
+    with TestClient(app):
+        assert app.state.http.headers["X-Portal-Pages-Key"] == PAGES_KEY

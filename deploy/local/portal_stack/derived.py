@@ -172,6 +172,14 @@ def _required(variable: str, what: str) -> str:
     return "${" + variable + ":?set " + variable + ", " + what + "}"
 
 
+# The web pages' key, which their API calls carry so that the gateway does not count them
+# against the pages' own address (portal.conf.template); the gateway needs it too.
+PAGES_KEY = _required(
+    "PORTAL_PAGES_KEY",
+    "a random secret (openssl rand -hex 32): the web pages' key at the gateway's limits",
+)
+
+
 def _public_url(process: Process) -> str:
     """A published process's address as browsers reach it (its port is published on the host)."""
     variable = f"{process.env_prefix}_PUBLIC_URL"
@@ -207,6 +215,7 @@ def _compose_values(listed: ServiceList) -> dict[str, str]:
             "PORTAL_SESSION_KEY",
             "a random secret (openssl rand -base64 32): the key of the web pages' session cookies",
         ),
+        "portal_pages_key": PAGES_KEY,
         **{p.url_placeholder: f"http://{p.name}:{p.port}" for p in listed.processes},
         **{p.public_url_placeholder: _public_url(p) for p in listed.processes if p.published},
     }
@@ -354,6 +363,7 @@ _GATEWAY = """\
       GATEWAY_LISTEN: "{port}"
       GATEWAY_OPERATORS_LISTEN: "127.0.0.1:{operators_port}"
       GATEWAY_ACCESS_LOG: /var/log/nginx/access.log
+      PORTAL_PAGES_KEY: "{pages_key}"
 {limits}
 {upstreams}
     volumes:
@@ -430,6 +440,7 @@ def compose(listed: ServiceList) -> str:
         port=GATEWAY_PORT,
         operators_port=GATEWAY_OPERATORS_PORT,
         public_host=PUBLIC_HOST,
+        pages_key=PAGES_KEY,
         limits="\n".join(
             f'      {name}: "{value}"' for name, value in GATEWAY_LIMITS.placeholders().items()
         ),

@@ -34,12 +34,17 @@ def render(cfg: Config) -> bool:
     """Write the config files; True when they changed."""
     prefix = cfg.state / "nginx"
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    pages_key = cfg.secret("portal_pages_key")
+    if not pages_key:
+        # An empty key would exempt every unkeyed call from the limits (portal.conf.template).
+        raise StackError("the web pages' key is not generated yet (portal_stack up makes it)")
     values = {
         "STATE_DIR": str(cfg.state),
         "GATEWAY_LISTEN": f"127.0.0.1:{cfg.gateway_port}",
         "GATEWAY_OPERATORS_LISTEN": f"127.0.0.1:{cfg.gateway_operators_port}",
         "GATEWAY_ACCESS_LOG": str(cfg.logs / "gateway-access.log"),
         **LOCAL_GATEWAY_LIMITS.placeholders(),
+        "PORTAL_PAGES_KEY": pages_key,
         **{upstream_variable(s.name): f"127.0.0.1:{s.port}" for s in cfg.services},
     }
     # The routes come from the list itself, so a process just added is routed before

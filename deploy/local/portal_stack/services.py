@@ -30,7 +30,12 @@ KINDS = ("service", "web", "simulator", "bench")
 
 # Placeholders for secrets, never in the repository: the local stack generates each once into
 # its state dir, docker-compose requires them from the environment it runs in.
-SECRETS = ("bank_api_key", "bank_notification_secret", "portal_session_key")
+SECRETS = (
+    "bank_api_key",
+    "bank_notification_secret",
+    "portal_session_key",
+    "portal_pages_key",
+)
 
 # What every deployment (the local stack, docker-compose) fills in, besides each process's
 # $<name>_url (and a published process's $<name>_public_url); see the comment at the top of

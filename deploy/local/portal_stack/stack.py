@@ -127,7 +127,7 @@ def _ensure_jwt_key(path: Path) -> None:
     _write_private(path, pem)
 
 
-def _ensure_secret(path: Path) -> None:
+def ensure_secret(path: Path) -> None:
     """A shared secret (services.SECRETS), generated once: 256 random bits, URL-safe text."""
     if path.exists():
         return
@@ -255,7 +255,7 @@ def _ensure_up(say) -> StackInfo:
     )
     _ensure_jwt_key(cfg.jwt_key)
     for name in SECRETS:
-        _ensure_secret(cfg.secret_file(name))
+        ensure_secret(cfg.secret_file(name))
     kafka.wait_ready(cfg)
     kafka.ensure_topics(cfg.kafka_bootstrap, say)
     mailpit.wait_ready(cfg)

@@ -220,8 +220,16 @@ def test_only_the_listed_calls_are_rate_limited_and_never_the_bank_notifications
         "= /identity/token",
         "= /identity/users",
         "= /requests/anonymous",
+        "= /portal/login",
+        "= /portal/register",
+        "= /portal/anonymous",
         "/certificates/verify/",
     ]
+    # Issue 11: the web pages' calls carry their key and are counted per visitor at the pages'
+    # forms instead; no service ever sees the key.
+    assert '"POST:${PORTAL_PAGES_KEY}"  "";' in template
+    assert 'proxy_set_header X-Portal-Pages-Key "";' in template
+    assert 'PORTAL_PAGES_KEY: "${PORTAL_PAGES_KEY:?' in _section(derived.compose(LISTED), "gateway")
     public = _block(template, derived.PUBLIC_ROUTES)
     assert "location /payments/ { proxy_pass http://${PAYMENTS_UPSTREAM}; }" in public
 

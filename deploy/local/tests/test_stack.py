@@ -24,7 +24,7 @@ from portal_stack.config import Config
 from portal_stack.kafka import declared_topics, ensure_topics
 from portal_stack.procs import StackError, read_pid, wait_until
 from portal_stack.services import REPO, SECRETS, load
-from portal_stack.stack import _ensure_jwt_key, _ensure_secret, processes, reset
+from portal_stack.stack import _ensure_jwt_key, ensure_secret, processes, reset
 
 pytestmark = pytest.mark.integration
 
@@ -253,6 +253,7 @@ SECRET_HOLDERS = {
     "bank_api_key": ("payments", "bank"),
     "bank_notification_secret": ("payments", "bank"),
     "portal_session_key": ("portal",),
+    "portal_pages_key": ("portal",),  # and the gateway (deploy/nginx/portal.conf.template)
 }
 
 
@@ -281,14 +282,14 @@ def test_a_secret_is_created_private_whatever_the_umask_and_never_replaced(tmp_p
     secret = tmp_path / "keys" / "bank-api-key"
     previous = os.umask(0)
     try:
-        _ensure_secret(secret)
+        ensure_secret(secret)
         first = secret.read_bytes()
-        _ensure_secret(secret)
+        ensure_secret(secret)
     finally:
         os.umask(previous)
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     assert secret.read_bytes() == first
-    _ensure_secret(tmp_path / "keys" / "bank-notification-secret")
+    ensure_secret(tmp_path / "keys" / "bank-notification-secret")
     assert (tmp_path / "keys" / "bank-notification-secret").read_bytes() != first
 
 
