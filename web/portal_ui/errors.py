@@ -6,6 +6,7 @@
   case is a 404, as the API says), anything else the 503 page.
 - `GatewayUnavailable`: the gateway did not answer in time (or at all): the 503 page.
 - `LoginRequired`, `RoleForbidden`, `CsrfRejected`: raised by the session dependencies.
+- Anything else (a bug): the 500 page, logged (`ErrorPageMiddleware`), never the services' JSON.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger(__name__)
 
@@ -63,6 +65,10 @@ class CsrfRejected(Exception):
 PAGES = {
     403: ("Δεν επιτρέπεται η πρόσβαση", "Δεν έχετε δικαίωμα να δείτε αυτή τη σελίδα."),
     404: ("Η σελίδα δεν βρέθηκε", "Ελέγξτε τη διεύθυνση ή επιστρέψτε στην αρχική σελίδα."),
+    500: (
+        "Κάτι πήγε στραβά",
+        "Παρουσιάστηκε σφάλμα από την πλευρά μας και καταγράφηκε. Δοκιμάστε ξανά σε λίγο.",
+    ),
     503: (
         "Η υπηρεσία δεν είναι διαθέσιμη",
         "Η υπηρεσία δεν είναι διαθέσιμη αυτή τη στιγμή. Δοκιμάστε ξανά σε λίγα λεπτά.",
@@ -130,3 +136,32 @@ def install_error_pages(app: FastAPI) -> None:
         if error.status_code == 405:
             return await error_page(request, 404)
         return await error_page(request, error.status_code if error.status_code in PAGES else 404)
+
+
+class ErrorPageMiddleware:
+    """A page that fails unexpectedly answers the Greek 500 page, the failure logged. Installed
+    inside the session middleware, so that the page has the visitor's session (and outside the
+    routes' own handlers, which take the failures they know)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def noting_the_start(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_the_start)
+        except Exception as exc:
+            if started:
+                raise  # part of the page is out: only cutting the connection is left
+            log.exception("page_failed", error=repr(exc))
+            response = await error_page(Request(scope, receive), 500)
+            await response(scope, receive, send)

@@ -20,7 +20,7 @@ from portal_web.correlation import CorrelationIdMiddleware
 from portal_web.logging import configure_logging
 from portal_web.security_headers import SecurityHeadersMiddleware
 
-from portal_ui.errors import install_error_pages
+from portal_ui.errors import ErrorPageMiddleware, install_error_pages
 from portal_ui.pages import (
     account,
     admin,
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # Outermost last: security headers mark every answer, the correlation id is bound before
     # the session is read (so its log lines and API calls carry it).
+    app.add_middleware(ErrorPageMiddleware)
     app.add_middleware(SessionMiddleware, session_key=settings.session_key)
     app.add_middleware(CorrelationIdMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)

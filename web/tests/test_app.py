@@ -106,3 +106,16 @@ def test_every_api_call_carries_the_pages_key_for_the_gateways_limits(app):
     # the pages' forms, not again per the pages' one address (deploy/nginx/portal.conf.template).
     with TestClient(app):
         assert app.state.http.headers["X-Portal-Pages-Key"] == PAGES_KEY
+
+
+def test_a_page_that_fails_unexpectedly_is_the_greek_500_page(app):
+    # Not the services' JSON error: a person reads it.
+    @app.get("/portal/broken")
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/portal/broken")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Κάτι πήγε στραβά" in response.text
