@@ -22,6 +22,9 @@ Measures, in one run:
 - submit -> visible in the citizen's own list (p50/p99);
 - clerk asks protocol -> citizen sees the number (p50/p99; crosses Kafka twice);
 - for comparison, the raw one-row INSERT+COMMIT rate of the same PostgreSQL, one client.
+Each phase starts once every service has taken in everything before it (read models, relay,
+sealer and consumer lags all 0, from their health answers), so that none measures the tail of
+another; how long the stack took to take in the submissions is printed too.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ import psycopg
 from figures import ms, percentile
 from portal_simulators.testing import free_port
 from portal_stack import ensure_up, postgres
-from portal_stack.config import Config
+from portal_stack.config import Config, service_list
 from portal_stack.procs import http_ok, read_pid, wait_until
 
 DEPARTMENT = "citizen_services"
@@ -245,6 +248,31 @@ def raw_insert_rate(stack, seconds: float = 3.0) -> float:
         return count / (time.perf_counter() - started)
 
 
+def backlog(detail: object) -> int:
+    """The events and messages a health answer's components have not taken in yet: every
+    `lag_events` and every consumer's per-topic `lag`, wherever they are in the answer."""
+    if isinstance(detail, dict):
+        own = detail.get("lag_events", 0) if isinstance(detail.get("lag_events"), int) else 0
+        lag = detail.get("lag")
+        topics = sum(v for v in lag.values() if isinstance(v, int)) if isinstance(lag, dict) else 0
+        return own + topics + sum(backlog(v) for k, v in detail.items() if k != "lag")
+    return 0
+
+
+async def until_quiet(client: httpx.AsyncClient, timeout: float = 120.0) -> float:
+    """Wait until every service has taken in everything (read models, relay, sealer, consumer:
+    nothing behind), so that a phase measures the machine, not the previous phase's tail.
+    Returns the seconds waited."""
+    started = time.monotonic()
+    services = [p.name for p in service_list().services]
+    while time.monotonic() - started < timeout:
+        answers = await asyncio.gather(*(client.get(f"/{name}/health") for name in services))
+        if sum(backlog(answer.json()) for answer in answers) == 0:
+            break
+        await asyncio.sleep(0.5)
+    return time.monotonic() - started
+
+
 async def noop_posts(url: str, args: argparse.Namespace) -> tuple[list[float], float]:
     limits = httpx.Limits(max_connections=args.concurrency + 8)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
@@ -290,12 +318,17 @@ async def main(args: argparse.Namespace, stack) -> None:
 
         # Warm-up: connections, JWKS caches, the year's counter.
         await submissions(client, citizens, args.concurrency * 2, args.concurrency)
-        # The floor right before the submissions, so that both meet the same machine.
+        # The floor right before the submissions, so that both meet the same machine: each
+        # once the stack has taken in everything before it (the citizens' registrations and
+        # the warm-up reach every service's consumer, the sealers and the audit archive).
+        settled = await until_quiet(client)
         with noop_target(stack.gateway_operators_url) as (noop_url, noop_route):
             noop_latencies, noop_elapsed = await noop_posts(noop_url, args)
+        settled += await until_quiet(client)
         latencies, created, elapsed = await submissions(
             client, citizens, args.total, args.concurrency
         )
+        tail = await until_quiet(client)
         visible = await submit_to_visible(client, citizens[0], args.samples)
         protocol = await protocol_to_visible(client, clerk_headers, created, args.samples)
     raw = await asyncio.to_thread(raw_insert_rate, stack)
@@ -313,6 +346,10 @@ async def main(args: argparse.Namespace, stack) -> None:
     print(f"  posts/s                  {noop_rate:8.1f}")
     print(f"  latency p50/p95/p99      {latency_line(noop_latencies)}")
     print(f"submissions/s : no-op/s    {rate / noop_rate:8.3f}")
+    print(
+        f"waited for a quiet stack before the phases: {settled:.1f} s; after the "
+        f"submissions, every service took them all in within {tail:.1f} s"
+    )
     print(
         f"submit -> in own list      p50 {ms(percentile(visible, 50))}  "
         f"p99 {ms(percentile(visible, 99))}  ({len(visible)} samples)"
