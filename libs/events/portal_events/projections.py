@@ -16,7 +16,10 @@ Around that it adds what every service needs:
   database outage is waited out with backoff, however long it lasts;
 - retries of parked events that an operator asked for, each applied at most once;
 - health from lag (head of the log minus the view's position, and its age), not from liveness;
-- a read-your-writes wait that polls every few milliseconds (the library's sleeps >= 100 ms).
+- read-your-writes: a request waiting for its write is woken in-process the moment this
+  replica's follower has committed that position to the view; only a replica that is not the
+  leader (its view is written by another process) polls the view, every few milliseconds (the
+  library's own wait sleeps >= 100 ms).
 """
 
 from __future__ import annotations
@@ -112,6 +115,10 @@ class ReadModel(Generic[View]):
         self._restart_delay_seconds = restart_delay_seconds
         self._stopping = threading.Event()
         self._listeners: list[Callable[[], None]] = []
+        # The position this replica's follower has committed to the view (while it leads), and
+        # the condition read-your-writes waits on for it.
+        self._committed = 0
+        self._advanced = threading.Condition()
         self.leading = False
         self._thread = threading.Thread(target=self._run, name=f"read-model-{self.name}")
         self._thread.start()
@@ -141,11 +148,17 @@ class ReadModel(Generic[View]):
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 30.0)
             finally:
-                self.leading = False
+                self._stop_leading()
 
     def _connect(self) -> psycopg.Connection[Any]:
         conninfo, kwargs = follower_connection_kwargs(self._postgres_view.datastore)
         return psycopg.connect(conninfo, **kwargs)
+
+    def _stop_leading(self) -> None:
+        """No longer the view's writer here: waiting requests go back to polling the view."""
+        with self._advanced:
+            self.leading = False
+            self._advanced.notify_all()
 
     def _wait_for_leadership(self, conn: psycopg.Connection[Any]) -> bool:
         key = leadership_key(f"projection/{self.name}")
@@ -159,9 +172,10 @@ class ReadModel(Generic[View]):
     def _follow(self, conn: psycopg.Connection[Any]) -> None:
         """Apply the log from the view's position: after each batch that was not full, wait for
         a NOTIFY or the poll interval; once per poll interval, apply the retries asked for."""
-        self.leading = True
         conn.execute(listen_statement(self._recorder))  # before reading: no wake-up is missed
         position = self.view.max_tracking_id(self.app.name) or 0
+        self._committed_up_to(position)
+        self.leading = True
         log.info("read_model_leading", projection=self.name, position=position)
         select_after = select_after_statement(self._recorder)
         retries_checked = 0.0
@@ -179,6 +193,7 @@ class ReadModel(Generic[View]):
                     if not self._apply(notification):
                         return
                     applied = True
+                    self._committed_up_to(notification.id)
             if applied:
                 self._notify_listeners()
             if rows:
@@ -187,6 +202,8 @@ class ReadModel(Generic[View]):
                     # Past events of topics it does not take, so that the view's position, and
                     # hence its lag, reaches the head of the log. Only the leader writes it.
                     self.view.insert_tracking(Tracking(self.app.name, position))
+                # Everything up to here is in the view (events of other topics change nothing).
+                self._committed_up_to(position)
             if len(rows) < self._batch_size:
                 for _ in conn.notifies(timeout=self._poll_seconds, stop_after=1):
                     pass
@@ -283,6 +300,12 @@ class ReadModel(Generic[View]):
             return describe_failure(exc)
         return None
 
+    def _committed_up_to(self, position: int) -> None:
+        """The view holds every write up to `position`: wake the requests waiting for one."""
+        with self._advanced:
+            self._committed = max(self._committed, position)
+            self._advanced.notify_all()
+
     def _notify_listeners(self) -> None:
         for listener in self._listeners:
             try:
@@ -323,10 +346,17 @@ class ReadModel(Generic[View]):
 
     def wait(self, position: int | None, timeout: float) -> bool:
         """Wait until the view includes the write at `position`; False (and a log line) if not
-        within `timeout`, so that the caller can answer anyway."""
+        within `timeout`, so that the caller can answer anyway. While this replica leads, its
+        follower wakes the wait when it commits the position; otherwise the view is polled."""
         if position is None:
             return True
         deadline = time.monotonic() + timeout
+        with self._advanced:
+            self._advanced.wait_for(
+                lambda: self._committed >= position or not self.leading, timeout=timeout
+            )
+            if self._committed >= position:
+                return True
         pause = 0.002
         while not self.view.has_tracking_id(self.app.name, position):
             remaining = deadline - time.monotonic()

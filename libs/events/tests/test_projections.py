@@ -79,6 +79,35 @@ def test_wait_gives_up_after_the_timeout_without_raising(replicas):
     assert time.monotonic() - started < 1.0
 
 
+def test_the_leader_wakes_a_waiting_write_in_process_and_only_a_standby_polls(replicas):
+    """Issue 12 "read-your-writes without polling": a request waiting on the replica that leads
+    is woken by its follower when the view commits the position, without one query of the view;
+    a standby's view is written by another process, so it polls."""
+    apps, models = replicas
+    assert _until(lambda: sum(m.leading for m in models) == 1)
+    leader, standby = (models[0], models[1]) if models[0].leading else (models[1], models[0])
+    polls = {id(leader): 0, id(standby): 0}
+
+    def counting(model):
+        has_tracking_id = model.view.has_tracking_id
+
+        def polled(*args):
+            polls[id(model)] += 1
+            return has_tracking_id(*args)
+
+        return polled
+
+    for model in (leader, standby):
+        model.view.has_tracking_id = counting(model)
+    for i in range(5):
+        position = apps[i % 2].save(Parcel(label=f"woken-{i}"))[-1].notification.id
+        assert leader.wait(position, timeout=5)
+        assert standby.wait(position, timeout=5)
+    assert polls[id(leader)] == 0
+    assert polls[id(standby)] > 0
+    assert {f"woken-{i}" for i in range(5)} <= leader.view.labels()
+
+
 @pytest.fixture
 def parcels(infra, fresh_database):
     env = infra.pg_env(fresh_database("projections"))
