@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from portal_events.payables import format_euros
+
 ATHENS = ZoneInfo("Europe/Athens")
 
 STATUS_NAMES = {
@@ -83,11 +85,7 @@ def date_gr(value: str | date | datetime | None) -> str:
 
 def amount(cents: int | None) -> str:
     """An amount in cents, the Greek way: 123456 -> 1.234,56 €."""
-    if cents is None:
-        return ""
-    sign = "-" if cents < 0 else ""
-    euros, rest = divmod(abs(int(cents)), 100)
-    return f"{sign}{euros:,}".replace(",", ".") + f",{rest:02d} €"
+    return "" if cents is None else format_euros(int(cents))
 
 
 def status_gr(status: str | None) -> str:

@@ -33,6 +33,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 from eventsourcing.utils import get_topic
 
+from portal_events import history
 from portal_events.mapper import MAPPER_TOPIC
 
 log = structlog.get_logger(__name__)
@@ -271,4 +272,4 @@ class ServiceApplication(Application[UUID]):
 def event_name(domain_event: Any) -> str:
     """The stable name of a stored event for people (`Submitted` for `requests:Request.Submitted`),
     from its explicit topic, never from its Python class name."""
-    return get_topic(type(domain_event)).rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+    return history.event_name(get_topic(type(domain_event)))

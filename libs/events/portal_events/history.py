@@ -35,7 +35,7 @@ def aggregate_type(topic: str) -> str:
 
 
 def event_name(topic: str) -> str:
-    """`Replied` for `...:Request.Replied` (as `portal_events.application.event_name`)."""
+    """`Replied` for `...:Request.Replied`: an event's stable name, from its stored topic."""
     return topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
 
 

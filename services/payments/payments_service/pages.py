@@ -12,6 +12,7 @@ import hashlib
 import html
 
 from fastapi.responses import HTMLResponse
+from portal_events.payables import format_euros
 from portal_web.security_headers import html_policy
 
 from payments_service.domainmodel import AMOUNT_MISMATCH, ANOTHER_PAYMENT_OPEN, Payment
@@ -29,12 +30,6 @@ FAILURE_REASONS = {
     ANOTHER_PAYMENT_OPEN: "Υπάρχει ήδη πληρωμή σε εξέλιξη για την ίδια οφειλή.",
     AMOUNT_MISMATCH: "Η τράπεζα χρέωσε άλλο ποσό· η χρέωση θα επιστραφεί.",
 }
-
-
-def format_eur(cents: int) -> str:
-    """Greek format: 123456 -> "1.234,56 €"."""
-    euros, rest = divmod(cents, 100)
-    return f"{euros:,}".replace(",", ".") + f",{rest:02d} €"
 
 
 def page(
@@ -75,7 +70,7 @@ def result_page(payment: Payment) -> HTMLResponse:
     page that looks again shortly."""
     what = (
         f"<p>{html.escape(payment.description)}</p>"
-        f"<p>Ποσό: <strong>{html.escape(format_eur(payment.amount))}</strong></p>"
+        f"<p>Ποσό: <strong>{html.escape(format_euros(payment.amount))}</strong></p>"
     )
     back = back_to_the_portal(payment)
     if payment.status == "completed":
