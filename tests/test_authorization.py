@@ -30,7 +30,14 @@ import pytest
 from portal_stack.services import load as load_service_list
 
 sys.path.insert(0, str(Path(__file__).parent))
-from authorization_matrix import CLERK_DEPARTMENTS, DEPARTMENT, MATRIX, Route, clerk_department
+from authorization_matrix import (
+    CLERK_DEPARTMENTS,
+    DEPARTMENT,
+    MATRIX,
+    Route,
+    clerk_department,
+    kit_history_service,
+)
 from certificate_applications import FAMILY_STATUS, TAP, VERIFICATION
 from fine_payments import (
     SUCCESS_CARD,
@@ -555,10 +562,9 @@ def call(world: World, route: Route, role: str, expected: int) -> httpx.Response
     if role != ANONYMOUS:
         token = world.spare_tokens[role] if recipe.spare_token else world.person(role, route).token
         headers["Authorization"] = f"Bearer {token}"
-    service, *rest = template.strip("/").split("/")
-    if rest[:1] == ["history"]:
-        # The kit's history routes are not routed by the public gateway (the audit service calls
-        # each service itself, so that every auditor read is in its trail): called at the service.
+    service = kit_history_service(route)
+    if service is not None:
+        # Called at the service itself (not routed by the public gateway), on its own aggregate.
         aggregate = HISTORY_AGGREGATES.get(service)
         parameters = parameters | {
             "aggregate_id": parameters[aggregate] if aggregate else str(uuid.uuid4())
@@ -566,7 +572,7 @@ def call(world: World, route: Route, role: str, expected: int) -> httpx.Response
     path = re.sub(r"\{(\w+)\}", parameter, template)
     arguments = recipe.body(world, role)
     headers |= arguments.pop("headers", {})
-    if rest[:1] == ["history"]:
+    if service is not None:
         with httpx.Client(base_url=world.service_urls[service], timeout=30.0) as direct:
             return direct.request(method, path, headers=headers, **arguments)
     return world.gateway.request(method, path, headers=headers, **arguments)
