@@ -7,6 +7,12 @@
 - `retrying`: one policy for optimistic-concurrency conflicts (another writer saved the same
   aggregate first): reload and try again, with jittered backoff so racing replicas do not collide
   in lockstep, then `Contention`; `changing` is the usual load-change-save under it.
+- `save`: every save goes through the service's group-commit writer
+  (`portal_events.group_commit`): the events of all the commands that queued up while the
+  previous commit ran are saved in one transaction, each caller getting its own recordings or
+  its own conflict; snapshots, the aggregate cache and notifications work as with the library's.
+- `save_numbered`: `save_once` for a command whose aggregates carry the next human number of the
+  year; the writer issues the numbers inside its batch.
 - `save_once`: commands that create something accept an idempotency key. The key's record is an
   aggregate saved in the same transaction as what the command creates, so a repeat finds the
   first result and two racing twins cannot both be recorded; the fingerprint covers the whole
@@ -28,13 +34,15 @@ from typing import Any, ClassVar, Generic, TypeVar
 from uuid import UUID
 
 import structlog
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 from eventsourcing.utils import get_topic
 
 from portal_events import history
+from portal_events.group_commit import GroupCommit, NumberedCommand, Saved
 from portal_events.mapper import MAPPER_TOPIC
+from portal_events.numbering import YearNumbering
 
 log = structlog.get_logger(__name__)
 
@@ -132,6 +140,10 @@ class ServiceApplication(Application[UUID]):
     env: ClassVar[dict[str, str]] = {"MAPPER_TOPIC": MAPPER_TOPIC, "SINGLE_ROW_TRACKING": "y"}
     max_save_attempts: ClassVar[int] = 8
 
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.writer = GroupCommit(self.recorder, self.mapper)
+
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
@@ -223,6 +235,58 @@ class ServiceApplication(Application[UUID]):
 
         return self.retrying(attempt)
 
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """`Application.save` through the group-commit writer: saved in one transaction with
+        whatever other commands queued meanwhile; raises `IntegrityError` only for a conflict of
+        this call's own events (or of an earlier change in the batch to the same aggregate)."""
+        if kwargs:  # recorder arguments (tracking): the library's own path, one transaction
+            return super().save(*objs, **kwargs)
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        processing_event.collect_events(*objs)
+        aggregates = list(processing_event.aggregates.values())
+        return self._after_saving(self.writer.save(aggregates, processing_event.events))
+
+    def _after_saving(self, saved: Saved[Any]) -> list[Recording[UUID]]:
+        """What `Application.save` does once the events are stored, for one writer's item."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        processing_event.events = [recording.domain_event for recording in saved.recordings]
+        processing_event.aggregates = {aggregate.id: aggregate for aggregate in saved.aggregates}
+        if self.repository.cache and not self.repository.fastforward:
+            for aggregate_id, aggregate in processing_event.aggregates.items():
+                self.repository.cache.put(aggregate_id, aggregate)
+        self._take_snapshots(processing_event)
+        self._notify(saved.recordings)
+        return saved.recordings
+
+    def save_numbered(
+        self,
+        idempotency: Idempotency | None,
+        numbering: YearNumbering[Any],
+        year: int,
+        create: Callable[[str], tuple[Sequence[Aggregate], dict[str, Any]]],
+    ) -> Written[dict[str, Any]]:
+        """`save_once` for a command whose aggregates carry the next human number of `year`.
+
+        `create(number)` runs inside the writer's batch (see `NumberedCommand`: it only creates
+        objects, and may run again with another number after a conflict over the counter); the
+        number is taken if and only if what it creates is saved, in the same transaction.
+        """
+
+        def build(number: str) -> tuple[list[Aggregate], dict[str, Any]]:
+            aggregates, result = create(number)
+            return [*self._idempotency_records(idempotency, result), *aggregates], result
+
+        def attempt() -> Written[dict[str, Any]]:
+            earlier = self._earlier_result(idempotency)
+            if earlier is not None:
+                return Written(earlier, None)
+            saved = self.writer.save_numbered(NumberedCommand(numbering, year, build))
+            recordings = self._after_saving(saved)
+            assert saved.result is not None
+            return Written(saved.result, recordings[-1].notification.id)
+
+        return self.retrying(attempt)
+
     def save_once(
         self,
         idempotency: Idempotency | None,
@@ -238,22 +302,32 @@ class ServiceApplication(Application[UUID]):
         """
 
         def attempt() -> Written[dict[str, Any]]:
-            if idempotency is not None:
-                earlier = self._idempotency_record(idempotency)
-                if earlier is not None:
-                    return Written(earlier.result, None)
+            earlier = self._earlier_result(idempotency)
+            if earlier is not None:
+                return Written(earlier, None)
             aggregates, result = create()
-            records = []
-            if idempotency is not None:
-                records.append(
-                    IdempotencyRecord(
-                        idempotency.owner, idempotency.key, idempotency.fingerprint, result
-                    )
-                )
+            records = self._idempotency_records(idempotency, result)
             recordings = self.save(*records, *aggregates)
             return Written(result, recordings[-1].notification.id if recordings else None)
 
         return self.retrying(attempt)
+
+    def _earlier_result(self, idempotency: Idempotency | None) -> dict[str, Any] | None:
+        """The result recorded under the key, if the command was already run with it."""
+        if idempotency is None:
+            return None
+        record = self._idempotency_record(idempotency)
+        return record.result if record is not None else None
+
+    @staticmethod
+    def _idempotency_records(
+        idempotency: Idempotency | None, result: dict[str, Any]
+    ) -> list[IdempotencyRecord]:
+        if idempotency is None:
+            return []
+        return [
+            IdempotencyRecord(idempotency.owner, idempotency.key, idempotency.fingerprint, result)
+        ]
 
     def _idempotency_record(self, idempotency: Idempotency) -> IdempotencyRecord | None:
         try:

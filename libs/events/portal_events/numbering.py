@@ -1,16 +1,14 @@
 """Human numbers that run per year (`2026/000042`), the same in every service that gives them.
 
-`YearCounter` is the aggregate that hands them out; `YearNumbering` is how an Application takes
-them. A service subclasses `YearCounter` once, declaring nothing but its own stable TOPICs (of
-the counter, of `Created` and of `Issued`, each subclassed) and `create_id(year)`, so what it
-stored keeps loading and its counters' ids never change.
+`YearCounter` is the aggregate that hands them out; `YearNumbering` is where an Application's
+group-commit writer takes the counter from (numbers are issued inside its batches, see
+`portal_events.group_commit`). A service subclasses `YearCounter` once, declaring nothing but its
+own stable TOPICs (of the counter, of `Created` and of `Issued`, each subclassed) and
+`create_id(year)`, so what it stored keeps loading and its counters' ids never change.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Generic, TypeVar
 from uuid import UUID
 
@@ -28,7 +26,7 @@ class YearCounter(Aggregate):
 
     Its id is derived from the year (`create_id`, the service's), so every writer finds the same
     counter; it is saved in the same transaction as what gets the number, so two racing writers
-    cannot take one number (the loser gets IntegrityError and retries with the next number).
+    cannot take one number (the loser conflicts, and its writer takes the next numbers).
     The base has no TOPICs: a service's subclass declares them (see the module's docstring).
     """
 
@@ -49,6 +47,10 @@ class YearCounter(Aggregate):
         self.year = year
         self.last = 0
 
+    def next_number(self) -> str:
+        """The number `issue` will give, without taking it."""
+        return format_number(self.year, self.last + 1)
+
     def issue(self) -> str:
         self.trigger_event(self.Issued)
         return format_number(self.year, self.last)
@@ -58,31 +60,18 @@ C = TypeVar("C", bound=YearCounter)
 
 
 class YearNumbering(Generic[C]):
-    """How an Application takes numbers: one at a time in this process, with each year's counter
-    kept in memory between takes.
+    """Where an Application's writer takes a year's counter from: the one kept in memory since
+    the last batch saved it, else the stored one, else a new one.
 
-    The recorder serialises writes anyway, and without the turn concurrent takes would collide on
-    the counter and retry. Other processes still race; the caller's `retrying` covers them.
-    Within a turn the counter stays in memory once saved (saving brings it up to date), so a
-    number costs one write and no read; a take that was not saved drops it.
-
-        with numbering.turn():
-            counter = numbering.counter(year)   # inside the attempt, once per try
-            ...save counter with what gets counter.issue()...
-            numbering.saved(counter)            # only if it was saved
+    Only the group-commit writer uses it (`portal_events.group_commit`), one batch at a time, so
+    a number costs one event in a transaction shared with other commands and no read; after a
+    batch that did not save the counter (a conflict, an outage) it is forgotten and read again.
     """
 
     def __init__(self, counter_class: type[C], repository: Repository[UUID]) -> None:
         self.counter_class = counter_class
         self.repository = repository
-        self._turn = threading.Lock()
         self._counters: dict[int, C] = {}
-
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        """This process's one turn at taking a number."""
-        with self._turn:
-            yield
 
     def counter(self, year: int) -> C:
         """The year's counter: the one kept in memory, else the stored one, else a new one."""
@@ -96,6 +85,11 @@ class YearNumbering(Generic[C]):
         assert isinstance(stored, self.counter_class)
         return stored
 
-    def saved(self, counter: C) -> None:
-        """`counter` was saved (so it is up to date): keep it for the next take."""
+    def saved(self, counter: YearCounter) -> None:
+        """`counter` was saved (so it is up to date): keep it for the next batch."""
+        assert isinstance(counter, self.counter_class)
         self._counters[counter.year] = counter
+
+    def forget(self, year: int) -> None:
+        """The kept counter may be out of date: read it again next time."""
+        self._counters.pop(year, None)

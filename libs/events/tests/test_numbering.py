@@ -1,6 +1,6 @@
 """Human numbers per year (issue 8, kit clean-up: requests' and certificates' counters in one
 place), on the library's in-memory persistence: a service's counter keeps its own topics and
-ids, numbers run on from what is stored, and a take that was not saved is forgotten."""
+ids, numbers run on from what is stored, and a counter that was not saved is read again."""
 
 from __future__ import annotations
 
@@ -57,14 +57,16 @@ def test_numbering_goes_on_from_the_stored_counter_and_keeps_only_saved_ones(app
     app.save(stored)
 
     first = YearNumbering(YearCounter, app.repository)
-    with first.turn():
-        counter = first.counter(2026)
-        assert counter.issue() == "2026/000002"
-        app.save(counter)
-        first.saved(counter)
-    with first.turn():
-        assert first.counter(2026) is counter  # kept in memory: no read
-        assert first.counter(2026) is not counter  # taken, not given back: read again
+    counter = first.counter(2026)
+    assert counter.next_number() == "2026/000002"
+    assert counter.issue() == "2026/000002"
+    app.save(counter)
+    first.saved(counter)
+    assert first.counter(2026) is counter  # kept in memory: no read
+    assert first.counter(2026) is not counter  # taken, not given back: read again
+    first.saved(counter)
+    first.forget(2026)  # a batch that did not save it: read again
+    assert first.counter(2026) is not counter
 
     # Another replica's numbering reads what this one saved.
     second = YearNumbering(YearCounter, app.repository)

@@ -301,13 +301,10 @@ class CertificatesApplication(ServiceApplication):
             "delivery_address": address,
         }
         year = self.clock().astimezone(MUNICIPALITY_TZ).year
-        counter: YearCounter | None = None
 
-        def create() -> tuple[list[Any], dict[str, Any]]:
-            nonlocal counter
-            counter = self.numbering.counter(year)
+        def create(number: str) -> tuple[list[Any], dict[str, Any]]:
             certificate = Certificate(
-                number=counter.issue(),
+                number=number,
                 kind=certificate_type.kind.value,
                 certificate_type=certificate_type.code,
                 title=certificate_type.name,
@@ -322,16 +319,10 @@ class CertificatesApplication(ServiceApplication):
             )
             # C-4: asked for in the same transaction, so an application is never without it.
             certificate.request_protocol()
-            return [counter, certificate], {
-                "id": str(certificate.id),
-                "number": certificate.number,
-            }
+            return [certificate], {"id": str(certificate.id), "number": certificate.number}
 
-        with self.numbering.turn():
-            idempotency = Idempotency.of(applicant_id, idempotency_key, command)
-            written = self.save_once(idempotency, create)
-            if written.position is not None and counter is not None:
-                self.numbering.saved(counter)
+        idempotency = Idempotency.of(applicant_id, idempotency_key, command)
+        written = self.save_numbered(idempotency, self.numbering, year, create)
         return Applied(UUID(written.result["id"]), written.result["number"], written.position)
 
     # --- C-4: the protocol registry's outcomes, from the consumer ----------------------------

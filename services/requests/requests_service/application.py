@@ -185,13 +185,10 @@ class RequestsApplication(ServiceApplication):
         }
         department = self.routing.department_for(command["category"])
         year = datetime.now(UTC).astimezone(MUNICIPALITY_TZ).year
-        counter: YearCounter | None = None
 
-        def create() -> tuple[list[Any], dict[str, Any]]:
-            nonlocal counter
-            counter = self.numbering.counter(year)
+        def create(number: str) -> tuple[list[Any], dict[str, Any]]:
             request = Request(
-                number=counter.issue(),
+                number=number,
                 kind=command["kind"],
                 subject=command["subject"],
                 text=command["text"],
@@ -200,16 +197,12 @@ class RequestsApplication(ServiceApplication):
                 department=department,
                 submitted_by=submitted_by,
             )
-            # One transaction: the number (and the key) are taken if and only if the request is
-            # recorded. The request goes last: its position is what read-your-writes waits for.
-            return [counter, request], {"id": str(request.id), "number": request.number}
+            return [request], {"id": str(request.id), "number": request.number}
 
-        with self.numbering.turn():
-            # The key's twin is looked for within the turn (and again after a lost race with
-            # another replica), so a repeat is always found before anything is written.
-            written = self.save_once(Idempotency.of(key_owner, idempotency_key, command), create)
-            if written.position is not None and counter is not None:
-                self.numbering.saved(counter)
+        # The number is issued inside the writer's batch and saved with the request (and the
+        # key) in one transaction: taken if and only if the request is recorded.
+        idempotency = Idempotency.of(key_owner, idempotency_key, command)
+        written = self.save_numbered(idempotency, self.numbering, year, create)
         result = written.result
         return Submission(UUID(result["id"]), result["number"], written.position)
 
