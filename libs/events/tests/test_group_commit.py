@@ -418,3 +418,33 @@ def test_a_crash_between_enqueue_and_commit_loses_only_unacknowledged_commands(d
             assert app.repository.get(ledger_id).entries == 1
     finally:
         app.close()
+
+
+class SnapshottingLedgers(Ledgers):
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {YearCounter: 10}
+    env: ClassVar[dict[str, str]] = {**Ledgers.env, "AGGREGATE_CACHE_MAXSIZE": "100"}
+
+
+def test_snapshots_and_the_aggregate_cache_work_as_with_the_librarys_save(database):
+    """Issue 12 "Snapshots, the aggregate cache and notifications keep working": the counter is
+    snapshotted at its interval from inside numbered batches, and the cache stays current."""
+    app = SnapshottingLedgers(env=database)
+    try:
+        with Batch(app) as batch:
+            for i in range(25):
+                batch.queue(f"caller {i}", lambda i=i: app.open_numbered(f"ledger {i}"))
+        assert batch.inserts == 1
+        assert app.snapshots is not None
+        counter_id = YearCounter.create_id(2026)
+        snapshots = [s.originator_version for s in app.snapshots.get(counter_id)]
+        assert snapshots == [10, 20]
+        ledger = Ledger("cached")
+        app.save(ledger)
+        loaded = app.repository.get(ledger.id)  # now in the cache
+        assert app.repository.cache is not None
+        assert app.repository.cache.get(ledger.id).id == ledger.id
+        loaded.enter()
+        app.save(loaded)
+        assert app.repository.get(ledger.id).entries == 1  # the cached copy fast-forwarded
+    finally:
+        app.close()
