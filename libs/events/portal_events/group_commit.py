@@ -120,6 +120,9 @@ class GroupCommit:
         self._queue_lock = threading.Lock()
         # Held by the caller doing the writing (the leader) for the whole batch.
         self._write_lock = threading.Lock()
+        # Running totals for the service's metrics: their ratio is the mean batch size.
+        self.transactions = 0
+        self.commands = 0
 
     def save(self, aggregates: Sequence[Aggregate], events: Sequence[Any]) -> Saved[None]:
         """Save `events` (collected from `aggregates`) in the next batch; raises what saving them
@@ -141,6 +144,7 @@ class GroupCommit:
             if not item.done:
                 with self._queue_lock:
                     batch, self._queued = self._queued, []
+                self.commands += len(batch)
                 self._write(batch)
         if item.error is not None:
             raise item.error
@@ -185,6 +189,7 @@ class GroupCommit:
             return
 
     def _insert(self, stored: list[StoredEvent]) -> list[int]:
+        self.transactions += 1
         ids = self._recorder.insert_events(stored)
         # An application recorder returns the notification ids; a bare aggregate recorder none.
         return list(ids) if ids is not None else [0] * len(stored)

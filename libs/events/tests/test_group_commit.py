@@ -179,6 +179,7 @@ def test_32_concurrent_commands_are_saved_in_one_transaction_each_caller_getting
             batch.queue(f"caller {i}", command)
 
     assert batch.inserts == 1  # one transaction for all 32
+    assert (ledgers.writer.commands, ledgers.writer.transactions) == (32, 1)  # the metrics' totals
     positions = set()
     for i in range(32):
         ledger, recordings = batch.outcomes[f"caller {i}"]

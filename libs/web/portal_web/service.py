@@ -265,6 +265,18 @@ def _register_component_metrics(metrics: ServiceMetrics, runtime: Runtime) -> No
     def per_projection(figure: Callable[[ReadModel[Any]], float]) -> Callable[[], dict[str, float]]:
         return lambda: {model.name: figure(model) for model in read_models}
 
+    if isinstance(runtime.application, ServiceApplication):
+        writer = runtime.application.writer
+        metrics.counter(
+            "portal_group_commit_commands_total",
+            "Commands whose events the group-commit writer took (saved or not)",
+            lambda: writer.commands,
+        )
+        metrics.counter(
+            "portal_group_commit_transactions_total",
+            "Transactions the group-commit writer ran: commands per transaction is the batching",
+            lambda: writer.transactions,
+        )
     metrics.gauge(
         "portal_read_model_lag_events",
         "Events of the service's log that the read model has not applied yet",
