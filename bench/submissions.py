@@ -1,30 +1,37 @@
 """Benchmark: named submissions through the gateway against the running stack (issue 2 §9,
-issue 5 "Benchmarks").
+issue 5 "Benchmarks", issue 12 "Measured in make bench").
 
 Prints figures; asserts nothing. Usage:
     make bench                                   # defaults; starts the stack when it is not up
-    .venv/bin/python bench/submissions.py --concurrency 16 --total 1000
-    .venv/bin/python bench/submissions.py --idle-seconds 0      # skip the idle CPU window
+    .venv/bin/python bench/submissions.py --concurrency 8,32 --total 1000
+    .venv/bin/python bench/submissions.py --rate 100 --rate-seconds 20
+    .venv/bin/python bench/submissions.py --idle-seconds 0 --rate-seconds 0   # skip those phases
 The stack is the one `portal_stack` finds from the environment (PORTAL_STATE_DIR, PORTAL_*_PORT),
-so a stack of one's own is measured by running with its variables set.
+so a stack of one's own is measured by running with its variables set. It speaks only the
+portal's public HTTP API and reads the stack's pid files, so the same script measures an older
+checkout's stack too (before/after).
 
 Measures, in one run:
-- idle CPU of every process of the stack over a quiet window (10 s by default) before any load:
-  utime+stime from /proc of each pid in the stack's run dir and of PostgreSQL's postmaster, their
-  children included (PostgreSQL backends, nginx workers), as % of one core. Other people's
-  traffic on a shared stack shows here too: measure on a quiet one;
-- submissions/s and POST /requests latency p50/p95/p99 at the chosen concurrency;
-- the same for a no-op FastAPI POST with the same body (portal_simulators.noop: parses it,
-  stores nothing) through the same nginx (its operators' listener: a bench target is not
-  public), and submissions/s as a ratio to it. When the gateway has no /noop route the no-op
-  app is started here and posted to directly, and the output says so (the ratio then leaves
-  nginx out of the floor);
+- the footprint of every process of the stack (bench/footprint.py): idle CPU over a quiet window
+  (10 s by default) before any load, RSS and PSS then, and RSS again after the load;
+- at each concurrency (8 and 32 by default), closed-loop (each worker sends its next request
+  when its previous is answered): submissions/s and POST /requests latency p50/p95/p99, the same
+  for a no-op FastAPI POST with the same body (portal_simulators.noop: parses it, stores
+  nothing) through the same nginx (its operators' listener: a bench target is not public) at
+  the same concurrency, and submissions/s as a ratio to it. When the gateway has no /noop route
+  the no-op app is started here and posted to directly, and the output says so (the ratio then
+  leaves nginx out of the floor);
+- open-loop POST /requests latency at a fixed rate (200/s for 10 s by default): each request is
+  sent at its scheduled time whether or not the earlier ones are answered, and its latency runs
+  from that scheduled time, so a stall is charged to every request it delays (a closed loop
+  would send fewer requests during it and hide it). How late this script itself sent them is
+  printed too: when that is large the client, not the stack, was the bottleneck;
 - submit -> visible in the citizen's own list (p50/p99);
 - clerk asks protocol -> citizen sees the number (p50/p99; crosses Kafka twice);
 - for comparison, the raw one-row INSERT+COMMIT rate of the same PostgreSQL, one client.
 Each phase starts once every service has taken in everything before it (read models, relay,
 sealer and consumer lags all 0, from their health answers), so that none measures the tail of
-another; how long the stack took to take in the submissions is printed too.
+another; how long the stack took to take in each load is printed too.
 """
 
 from __future__ import annotations
@@ -32,22 +39,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import httpx
 import psycopg
 from figures import ms, percentile
+from footprint import idle_cpu, memory, print_footprint
 from portal_simulators.testing import free_port
-from portal_stack import ensure_up, postgres
+from portal_stack import ensure_up
 from portal_stack.config import Config, service_list
-from portal_stack.procs import http_ok, read_pid, wait_until
+from portal_stack.procs import http_ok, wait_until
 
 DEPARTMENT = "citizen_services"
 
@@ -135,73 +142,6 @@ def noop_target(gateway_url: str) -> Iterator[tuple[str, str]]:
         server.wait(timeout=10)
 
 
-# --- idle CPU ----------------------------------------------------------------------------------
-
-TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
-
-
-def _stat(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text.rsplit(")", 1)[1].split()  # fields from the 3rd on (the name may hold spaces)
-
-
-def _children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and (fields := _stat(int(entry.name))):
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    return children
-
-
-def tree_cpu_seconds(pid: int, children: dict[int, list[int]]) -> float:
-    """CPU time of pid and of its live descendants, plus what its exited children used (cutime,
-    cstime), so a backend that ends inside the window still counts."""
-    fields = _stat(pid)
-    if fields is None:
-        return 0.0
-    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
-    own = (utime + stime + cutime + cstime) / TICKS_PER_SECOND
-    return own + sum(
-        (int(f[11]) + int(f[12])) / TICKS_PER_SECOND
-        for child in _descendants(pid, children)
-        if (f := _stat(child))
-    )
-
-
-def _descendants(pid: int, children: dict[int, list[int]]) -> list[int]:
-    found, pending = [], list(children.get(pid, []))
-    while pending:
-        child = pending.pop()
-        found.append(child)
-        pending += children.get(child, [])
-    return found
-
-
-def stack_pids(cfg: Config) -> dict[str, int]:
-    """Every live process of the stack: the pid files of its run dir, and PostgreSQL."""
-    pids = {path.stem: read_pid(path) for path in sorted(cfg.run.glob("*.pid"))}
-    pids["postgres"] = postgres.pid(cfg)
-    return {name: pid for name, pid in pids.items() if pid is not None}
-
-
-def idle_cpu(cfg: Config, seconds: float) -> dict[str, float]:
-    """% of one core that each process of the stack uses over `seconds` without traffic."""
-    pids = stack_pids(cfg)
-    children = _children()
-    before = {name: tree_cpu_seconds(pid, children) for name, pid in pids.items()}
-    started = time.monotonic()
-    time.sleep(seconds)
-    elapsed = time.monotonic() - started
-    children = _children()
-    return {
-        name: 100 * (tree_cpu_seconds(pid, children) - before[name]) / elapsed
-        for name, pid in pids.items()
-    }
-
-
 async def submit_to_visible(client, headers, samples: int) -> list[float]:
     delays = []
     for i in range(samples):
@@ -273,15 +213,63 @@ async def until_quiet(client: httpx.AsyncClient, timeout: float = 120.0) -> floa
     return time.monotonic() - started
 
 
-async def noop_posts(url: str, args: argparse.Namespace) -> tuple[list[float], float]:
-    limits = httpx.Limits(max_connections=args.concurrency + 8)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+async def noop_posts(url: str, total: int, concurrency: int) -> tuple[list[float], float]:
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=_limits(concurrency)) as client:
         no_headers = lambda _: {}  # noqa: E731
-        await posts(client, "/noop/echo", no_headers, args.concurrency * 2, args.concurrency)
-        latencies, _, elapsed = await posts(
-            client, "/noop/echo", no_headers, args.total, args.concurrency
-        )
+        await posts(client, "/noop/echo", no_headers, concurrency * 2, concurrency)
+        latencies, _, elapsed = await posts(client, "/noop/echo", no_headers, total, concurrency)
     return latencies, elapsed
+
+
+def _limits(concurrency: int) -> httpx.Limits:
+    return httpx.Limits(max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8)
+
+
+@dataclass
+class OpenLoop:
+    """What a fixed-rate run saw: latencies from each request's scheduled send time, how late
+    the client itself sent each one, the answers that were not 201 (or no answer), and how long
+    the whole run took until the last answer."""
+
+    rate: float
+    latencies: list[float] = field(default_factory=list)
+    send_delays: list[float] = field(default_factory=list)
+    failures: int = 0
+    elapsed: float = 0.0
+
+
+async def open_loop(gateway_url: str, citizens, rate: float, seconds: float) -> OpenLoop:
+    """POST /requests at `rate` per second for `seconds`, on schedule (see the docstring)."""
+    result = OpenLoop(rate)
+    # Enough connections that the pool never holds a request back when the stack keeps up; when
+    # it does not, waiting for one is part of the latency, as it would be for real clients.
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    async with httpx.AsyncClient(base_url=gateway_url, timeout=60, limits=limits) as client:
+
+        async def one(i: int, scheduled: float) -> None:
+            try:
+                response = await client.post(
+                    "/requests", json=submission(i), headers=citizens[i % len(citizens)]
+                )
+                if response.status_code != 201:
+                    result.failures += 1
+                    return
+            except httpx.HTTPError:
+                result.failures += 1
+                return
+            result.latencies.append(time.perf_counter() - scheduled)
+
+        started = time.perf_counter() + 0.05
+        sent = []
+        for i in range(round(rate * seconds)):
+            scheduled = started + i / rate
+            if (wait := scheduled - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            result.send_delays.append(max(0.0, time.perf_counter() - scheduled))
+            sent.append(asyncio.create_task(one(i, scheduled)))
+        await asyncio.gather(*sent)
+        result.elapsed = time.perf_counter() - started
+    return result
 
 
 def latency_line(latencies: list[float]) -> str:
@@ -291,65 +279,140 @@ def latency_line(latencies: list[float]) -> str:
     )
 
 
-async def main(args: argparse.Namespace, stack) -> None:
-    idle = idle_cpu(Config.from_env(), args.idle_seconds) if args.idle_seconds > 0 else {}
-    limits = httpx.Limits(max_connections=args.concurrency + 8)
-    async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30, limits=limits) as client:
-        citizens = [await register_citizen(client) for _ in range(args.citizens)]
-        admin_token = await login(client, stack.admin_email, stack.admin_password)
-        admin_headers = {"Authorization": f"Bearer {admin_token}"}
-        clerk_email = f"bench-clerk-{uuid.uuid4().hex[:8]}@dimos.gr"
-        clerk_password = "Bench-" + uuid.uuid4().hex[:10]
-        (
-            await client.post(
-                "/identity/staff",
-                json={
-                    "email": clerk_email,
-                    "password": clerk_password,
-                    "role": "clerk",
-                    "department": DEPARTMENT,
-                },
-                headers=admin_headers,
-            )
-        ).raise_for_status()
-        clerk_headers = {
-            "Authorization": f"Bearer {await login(client, clerk_email, clerk_password)}"
-        }
+@dataclass(frozen=True)
+class ClosedLoop:
+    """Submissions and the no-op floor at one concurrency."""
 
-        # Warm-up: connections, JWKS caches, the year's counter.
-        await submissions(client, citizens, args.concurrency * 2, args.concurrency)
-        # The floor right before the submissions, so that both meet the same machine: each
-        # once the stack has taken in everything before it (the citizens' registrations and
-        # the warm-up reach every service's consumer, the sealers and the audit archive).
-        settled = await until_quiet(client)
-        with noop_target(stack.gateway_operators_url) as (noop_url, noop_route):
-            noop_latencies, noop_elapsed = await noop_posts(noop_url, args)
-        settled += await until_quiet(client)
-        latencies, created, elapsed = await submissions(
-            client, citizens, args.total, args.concurrency
+    concurrency: int
+    total: int
+    latencies: list[float]
+    elapsed: float
+    noop_latencies: list[float]
+    noop_elapsed: float
+    noop_route: str
+    settled: float  # waiting for a quiet stack before the phases
+    tail: float  # until every service took the submissions in
+
+    @property
+    def rate(self) -> float:
+        return self.total / self.elapsed
+
+    @property
+    def noop_rate(self) -> float:
+        return self.total / self.noop_elapsed
+
+
+async def closed_loop(
+    client, stack, citizens, total: int, concurrency: int
+) -> tuple[ClosedLoop, list[tuple[dict, str]]]:
+    """The no-op floor, then the submissions, at one concurrency; each once the stack has taken
+    in everything before it. Returns the figures and (headers, id) of each request made."""
+    settled = await until_quiet(client)
+    with noop_target(stack.gateway_operators_url) as (noop_url, noop_route):
+        noop_latencies, noop_elapsed = await noop_posts(noop_url, total, concurrency)
+    settled += await until_quiet(client)
+    latencies, created, elapsed = await submissions(client, citizens, total, concurrency)
+    tail = await until_quiet(client)
+    figures = ClosedLoop(
+        concurrency,
+        total,
+        latencies,
+        elapsed,
+        noop_latencies,
+        noop_elapsed,
+        noop_route,
+        settled,
+        tail,
+    )
+    return figures, created
+
+
+async def make_clerk(client, stack) -> dict[str, str]:
+    admin_token = await login(client, stack.admin_email, stack.admin_password)
+    clerk_email = f"bench-clerk-{uuid.uuid4().hex[:8]}@dimos.gr"
+    clerk_password = "Bench-" + uuid.uuid4().hex[:10]
+    (
+        await client.post(
+            "/identity/staff",
+            json={
+                "email": clerk_email,
+                "password": clerk_password,
+                "role": "clerk",
+                "department": DEPARTMENT,
+            },
+            headers={"Authorization": f"Bearer {admin_token}"},
         )
-        tail = await until_quiet(client)
+    ).raise_for_status()
+    return {"Authorization": f"Bearer {await login(client, clerk_email, clerk_password)}"}
+
+
+def print_closed_loop(run: ClosedLoop) -> None:
+    print(
+        f"named submissions through the gateway: {run.total} at concurrency {run.concurrency}, "
+        "closed-loop"
+    )
+    print(f"  submissions/s            {run.rate:8.1f}")
+    print(f"  latency p50/p95/p99      {latency_line(run.latencies)}")
+    print(f"  no-op POST, same body ({run.noop_route}):")
+    print(f"    posts/s                {run.noop_rate:8.1f}")
+    print(f"    latency p50/p95/p99    {latency_line(run.noop_latencies)}")
+    print(f"  submissions/s : no-op/s  {run.rate / run.noop_rate:8.3f}")
+    print(
+        f"  waited for a quiet stack before the phases: {run.settled:.1f} s; after the "
+        f"submissions, every service took them all in within {run.tail:.1f} s"
+    )
+
+
+def print_open_loop(run: OpenLoop, tail: float) -> None:
+    answered = len(run.latencies)
+    print(
+        f"open-loop POST /requests at {run.rate:.0f}/s: {answered + run.failures} sent on "
+        f"schedule, {run.failures} not answered 201, last answer after {run.elapsed:.1f} s"
+    )
+    if answered:
+        print(f"  latency p50/p95/p99      {latency_line(run.latencies)}  (from the schedule)")
+    print(
+        f"  sent late by this client p50 {ms(percentile(run.send_delays, 50))}  "
+        f"p99 {ms(percentile(run.send_delays, 99))}  max {ms(max(run.send_delays, default=0))}"
+    )
+    print(f"  every service took them all in within {tail:.1f} s")
+
+
+async def main(args: argparse.Namespace, stack) -> None:
+    cfg = Config.from_env()
+    idle = idle_cpu(cfg, args.idle_seconds) if args.idle_seconds > 0 else {}
+    memory_idle = memory(cfg)
+    largest = max(args.concurrency)
+    async with httpx.AsyncClient(
+        base_url=stack.gateway_url, timeout=30, limits=_limits(largest)
+    ) as client:
+        citizens = [await register_citizen(client) for _ in range(max(args.citizens, 1))]
+        clerk_headers = await make_clerk(client, stack)
+        # Warm-up: connections, JWKS caches, the year's counter.
+        await submissions(client, citizens, largest * 2, largest)
+        runs, created = [], []
+        for concurrency in args.concurrency:
+            run, made = await closed_loop(client, stack, citizens, args.total, concurrency)
+            runs.append(run)
+            created += made
+        fixed_rate, fixed_rate_tail = None, 0.0
+        if args.rate > 0 and args.rate_seconds > 0:
+            await until_quiet(client)
+            fixed_rate = await open_loop(stack.gateway_url, citizens, args.rate, args.rate_seconds)
+            fixed_rate_tail = await until_quiet(client)
         visible = await submit_to_visible(client, citizens[0], args.samples)
         protocol = await protocol_to_visible(client, clerk_headers, created, args.samples)
     raw = await asyncio.to_thread(raw_insert_rate, stack)
+    memory_after = memory(cfg)
 
-    rate, noop_rate = args.total / elapsed, args.total / noop_elapsed
-    if idle:
-        print(f"idle CPU over {args.idle_seconds:.0f} s, % of one core (children included):")
-        for name, percent in idle.items():
-            print(f"  {name:<24} {percent:6.1f} %")
-        print(f"  {'all':<24} {sum(idle.values()):6.1f} %")
-    print(f"named submissions through the gateway: {args.total} at concurrency {args.concurrency}")
-    print(f"  submissions/s            {rate:8.1f}")
-    print(f"  latency p50/p95/p99      {latency_line(latencies)}")
-    print(f"no-op POST, same body ({noop_route}):")
-    print(f"  posts/s                  {noop_rate:8.1f}")
-    print(f"  latency p50/p95/p99      {latency_line(noop_latencies)}")
-    print(f"submissions/s : no-op/s    {rate / noop_rate:8.3f}")
-    print(
-        f"waited for a quiet stack before the phases: {settled:.1f} s; after the "
-        f"submissions, every service took them all in within {tail:.1f} s"
-    )
+    print_footprint(idle, args.idle_seconds, memory_idle, memory_after)
+    for run in runs:
+        print_closed_loop(run)
+    if len(runs) > 1:
+        ratios = ", ".join(f"c{run.concurrency} {run.rate / run.noop_rate:.3f}" for run in runs)
+        print(f"submissions/s : no-op/s at each concurrency: {ratios}")
+    if fixed_rate is not None:
+        print_open_loop(fixed_rate, fixed_rate_tail)
     print(
         f"submit -> in own list      p50 {ms(percentile(visible, 50))}  "
         f"p99 {ms(percentile(visible, 99))}  ({len(visible)} samples)"
@@ -361,11 +424,22 @@ async def main(args: argparse.Namespace, stack) -> None:
     print(f"raw PostgreSQL one-row INSERT+COMMIT, one client: {raw:8.1f} /s")
 
 
+def concurrencies(text: str) -> list[int]:
+    values = [int(part) for part in text.split(",") if part.strip()]
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("one or more positive integers, comma-separated")
+    return values
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--total", type=int, default=400)
+    parser.add_argument(
+        "--concurrency", type=concurrencies, default=[8, 32], help="e.g. 8,32 (the default)"
+    )
+    parser.add_argument("--total", type=int, default=400, help="submissions per concurrency")
     parser.add_argument("--citizens", type=int, default=8)
     parser.add_argument("--samples", type=int, default=30)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=200.0, help="open-loop POSTs per second")
+    parser.add_argument("--rate-seconds", type=float, default=10.0, help="0 skips the phase")
     asyncio.run(main(parser.parse_args(), ensure_up()))
