@@ -245,7 +245,9 @@ def _flow_list(items: Iterable[str]) -> str:
 
 _COMPOSE_HEAD = """\
 # The local stack of deploy/local (`make up`) on a Docker host: the same processes, ports inside
-# the network and environment variables, with the official postgres, apache/kafka and nginx images.
+# the network and environment variables, with the official postgres, apache/kafka and nginx images;
+# laid out for production in one respect: the busiest event writers have a PostgreSQL cluster each
+# (own_postgres in deploy/services.toml says why).
 #   export PORTAL_ADMIN_PASSWORD='<12+ characters>'   # production: no demo password
 #   export BANK_API_KEY="$(openssl rand -base64 32)"  # secrets: never in the repository
 #   export BANK_NOTIFICATION_SECRET="$(openssl rand -base64 32)"
@@ -276,20 +278,8 @@ x-process: &process
     retries: 30
 
 services:
-  postgres:
-    image: postgres:15
-    environment:
-      POSTGRES_USER: postgres
-      POSTGRES_PASSWORD: postgres
-    command: ["postgres", "-c", "max_connections=300"]
-    ports: ["127.0.0.1:54329:5432"]
-    volumes: ["pg-data:/var/lib/postgresql/data"]
-    healthcheck:
-      test: ["CMD", "pg_isready", "-U", "postgres"]
-      interval: 2s
-      timeout: 5s
-      retries: 30
-
+  # The PostgreSQL cluster the services share; the busiest event writers have their own below.
+{postgres}
   # KRaft single combined node with the settings of deploy/kafka/server.properties.template.
   kafka:
     image: apache/kafka:4.1.0
@@ -353,6 +343,46 @@ services:
       kafka: {{condition: service_healthy}}
 """
 
+# One PostgreSQL cluster: the shared one (`postgres`, published for operators' tools) or a
+# service's own (deploy/services.toml's own_postgres), whose database the image creates on its
+# first start (POSTGRES_DB). The comment of own_postgres there says why some have their own.
+_POSTGRES = """\
+  {name}:
+    image: postgres:15
+    environment:
+      POSTGRES_USER: postgres
+      POSTGRES_PASSWORD: postgres{database}
+    command: ["postgres", "-c", "max_connections=300"]{ports}
+    volumes: ["{volume}:/var/lib/postgresql/data"]
+    healthcheck:
+      test: ["CMD", "pg_isready", "-U", "postgres"]
+      interval: 2s
+      timeout: 5s
+      retries: 30
+"""
+SHARED_POSTGRES = "postgres"
+
+
+def postgres_host(process: Process) -> str:
+    """The compose service of the PostgreSQL cluster that holds the process's database."""
+    return f"postgres-{process.name}" if process.own_postgres else SHARED_POSTGRES
+
+
+def _postgres_volume(host: str) -> str:
+    return "pg-data" if host == SHARED_POSTGRES else f"{host}-data"
+
+
+def _postgres(owner: Process | None) -> str:
+    """The shared cluster (no owner) or the owner's own."""
+    host = postgres_host(owner) if owner else SHARED_POSTGRES
+    return _POSTGRES.format(
+        name=host,
+        database=f"\n      POSTGRES_DB: {owner.database}" if owner else "",
+        ports="" if owner else '\n    ports: ["127.0.0.1:54329:5432"]',
+        volume=_postgres_volume(host),
+    )
+
+
 _GATEWAY = """\
   # The gateway: the same servers as the local stack's, filled by the image's envsubst. Only the
   # public listener is published; the operators' one (simulators, bench target) answers inside
@@ -400,7 +430,9 @@ networks:
 
 
 def _compose_process(process: Process, values: Mapping[str, str]) -> str:
+    own_postgres = {"POSTGRES_HOST": postgres_host(process)} if process.own_postgres else {}
     env = {
+        **own_postgres,
         "POSTGRES_DBNAME": process.database or "postgres",
         "PORT": str(process.port),
         "HEALTH_URL": process.health_url,
@@ -417,6 +449,12 @@ def _compose_process(process: Process, values: Mapping[str, str]) -> str:
     ]
     if volumes := _volumes(process):
         lines.append(f"    volumes: {_flow_list(volumes)}")
+    if process.own_postgres:
+        lines += [
+            "    depends_on:",
+            f"      {STACK_INIT}: {{condition: service_completed_successfully}}",
+            f"      {postgres_host(process)}: {{condition: service_healthy}}",
+        ]
     if process.published:
         # Another party's site that browsers open (the bank's payment page): on the host's
         # loopback, like the gateway; its address for them is its $<name>_public_url.
@@ -427,8 +465,10 @@ def _compose_process(process: Process, values: Mapping[str, str]) -> str:
 def compose(listed: ServiceList) -> str:
     """docker-compose.yml for the processes of `listed`."""
     values = _compose_values(listed)
+    owners = [p for p in listed.processes if p.own_postgres]
     head = _COMPOSE_HEAD.format(
         common_env="\n".join(_env_lines(fill(listed.env, values), "  ")),
+        postgres="\n".join(_postgres(owner) for owner in [None, *owners]),
         stack_init=STACK_INIT,
         jwt_key_file=JWT_KEY_FILE,
         keys_dir=KEYS_DIR,
@@ -451,9 +491,13 @@ def compose(listed: ServiceList) -> str:
             f"      {p.name}: {{condition: service_healthy}}" for p in listed.processes
         ),
     )
-    volumes = ["pg-data", "kafka-data", "mailpit-data", "jwt-keys"] + [
-        f"{p.name}-data" for p in listed.processes if "data_dir" in _placeholders_used(p.env)
-    ]
+    volumes = [
+        "pg-data",
+        *(_postgres_volume(postgres_host(owner)) for owner in owners),
+        "kafka-data",
+        "mailpit-data",
+        "jwt-keys",
+    ] + [f"{p.name}-data" for p in listed.processes if "data_dir" in _placeholders_used(p.env)]
     parts = [
         head,
         *(_compose_process(p, values) for p in listed.processes),

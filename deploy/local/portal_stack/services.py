@@ -6,6 +6,7 @@ ask it what to install before anything is installed:
     python3 deploy/local/portal_stack/services.py packages        every package, in install order
     python3 deploy/local/portal_stack/services.py packages NAME   what the image of NAME installs
     python3 deploy/local/portal_stack/services.py app NAME        NAME's uvicorn target
+    python3 deploy/local/portal_stack/services.py uvicorn-options NAME   and its uvicorn options
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ class Process:
     strip_prefix: bool = False
     published: bool = False
     home: bool = False
+    own_postgres: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -83,6 +85,15 @@ class Process:
         """Routed by the public gateway: only the portal's own services and its web pages are.
         Simulators and bench targets are reached by operators and tests only (issue 6)."""
         return self.kind in ("service", "web")
+
+    @property
+    def uvicorn_options(self) -> list[str]:
+        """Its uvicorn options besides the app, host and port, wherever it runs. The gateway
+        logs every request it passes with its correlation id, so the services, the web pages
+        and the bench target log none of their own (a JSON line per request would cost each
+        request its share of CPU for nothing; issue 12). Simulators keep their access log: the
+        services call them on their own ports, past the gateway."""
+        return [] if self.kind == "simulator" else ["--no-access-log"]
 
     @property
     def health_path(self) -> str:
@@ -182,6 +193,8 @@ def _check(listed: ServiceList, path: Path) -> None:
             fail(f"{p.name}: a service has its own database")
         if p.published and p.kind != "simulator":
             fail(f"{p.name}: only a simulator (another party's site) is published")
+        if p.own_postgres and p.kind != "service":
+            fail(f"{p.name}: only a service (with its database) has a PostgreSQL of its own")
     # Every placeholder must be one that each deployment knows how to fill.
     known = dict.fromkeys(DEPLOYMENT_PLACEHOLDERS, "") | {
         placeholder: "" for p in listed.processes for placeholder in p.url_placeholders()
@@ -203,6 +216,9 @@ def main(argv: list[str]) -> int:
                 print(" ".join(listed.image_packages(name)))
             case ["app", name]:
                 print("" if name == STACK_INIT else listed.process(name).app)
+            case ["uvicorn-options", name]:
+                options = [] if name == STACK_INIT else listed.process(name).uvicorn_options
+                print(" ".join(options))
             case _:
                 print(__doc__, file=sys.stderr)
                 return 2

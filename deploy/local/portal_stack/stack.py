@@ -156,10 +156,11 @@ def _service_pid(cfg: Config, service: Process) -> int | None:
 
 
 def _started_from(cfg: Config, service: Process) -> str:
-    """What a process runs: a digest of its environment and of the source files it imports from
-    this work tree. `up` restarts a process when this changed since it started, so that tests
-    never run against stale code."""
-    digest = hashlib.sha256(json.dumps(cfg.service_env(service), sort_keys=True).encode())
+    """What a process runs: a digest of its command line, its environment and the source files
+    it imports from this work tree. `up` restarts a process when this changed since it started,
+    so that tests never run against stale code or options."""
+    started_with = {"command": _command(service), "env": cfg.service_env(service)}
+    digest = hashlib.sha256(json.dumps(started_with, sort_keys=True).encode())
     for path in _sources(service):
         status = path.stat()
         digest.update(f"{path}:{status.st_mtime_ns}:{status.st_size}".encode())
@@ -193,6 +194,13 @@ def _module_file(process: Process) -> Path:
     return REPO / process.package / f"{module}.py"
 
 
+def _command(service: Process) -> list[str]:
+    """The command line a process runs with: uvicorn from this venv, on loopback."""
+    uvicorn = Path(sys.executable).with_name("uvicorn")
+    address = ["--host", "127.0.0.1", "--port", str(service.port)]
+    return [str(uvicorn), service.app, *address, *service.uvicorn_options]
+
+
 def start_service(cfg: Config, service: Process) -> None:
     """Start `service` unless it runs already from the current code and environment; one that
     runs from older ones is stopped (gracefully) and started again."""
@@ -202,13 +210,12 @@ def start_service(cfg: Config, service: Process) -> None:
     if running and started_from.exists() and started_from.read_text() == current:
         return
     if running:
-        say(f"restarting {service.name}: its code or environment changed since it started")
+        say(f"restarting {service.name}: its code, options or environment changed since it started")
         stop(running)
     ensure_port_free(service.port, service.name)
     say(f"starting {service.name} on {service.url}")
-    uvicorn = Path(sys.executable).with_name("uvicorn")
     spawn(
-        [str(uvicorn), service.app, "--host", "127.0.0.1", "--port", str(service.port)],
+        _command(service),
         cfg.run / f"{service.name}.pid",
         cfg.logs / f"{service.name}.log",
         env=cfg.service_env(service),
@@ -343,15 +350,16 @@ def logs(name: str | None = None, lines: int = 20, follow: bool = False) -> None
 
 def init_external() -> None:
     """Databases, topics and signing key for servers that someone else runs (docker-compose's
-    init container)."""
+    init container). The databases are those of the shared PostgreSQL cluster: a service with
+    a cluster of its own (own_postgres) finds its database made there with the cluster."""
     env = os.environ
     conninfo = (
         f"host={env['POSTGRES_HOST']} port={env.get('POSTGRES_PORT', '5432')} "
         f"user={env.get('POSTGRES_USER', 'postgres')} "
         f"password={env.get('POSTGRES_PASSWORD', '')} dbname=postgres"
     )
-    databases = [s.database for s in Config.from_env().services if s.database]
-    postgres.ensure_databases(conninfo, databases, say)
+    shared = [s.database for s in Config.from_env().services if s.database and not s.own_postgres]
+    postgres.ensure_databases(conninfo, shared, say)
     kafka.ensure_topics(env["KAFKA_BOOTSTRAP_SERVERS"], say)
     if env.get("JWT_PRIVATE_KEY_FILE"):
         _ensure_jwt_key(Path(env["JWT_PRIVATE_KEY_FILE"]))
