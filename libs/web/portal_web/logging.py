@@ -40,6 +40,10 @@ def configure_logging(service: str, log_format: str = "json", level: str = "INFO
     root.handlers[:] = [handler]
     root.setLevel(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).handlers[:] = []
-        logging.getLogger(name).propagate = True
+        logger = logging.getLogger(name)
+        # `uvicorn --no-access-log` (the services behind the gateway, which logs every request)
+        # leaves uvicorn.access without handlers and not propagating: keep it silent.
+        silenced = name == "uvicorn.access" and not logger.handlers and not logger.propagate
+        logger.handlers[:] = []
+        logger.propagate = not silenced
     logging.getLogger("aiokafka").setLevel("WARNING")
