@@ -88,8 +88,8 @@ test: venv
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest
 
-.PHONY: bench bench-submissions bench-payments bench-certificates bench-tax bench-audit
-bench: bench-submissions bench-payments bench-certificates bench-tax bench-audit
+.PHONY: bench bench-submissions bench-payments bench-certificates bench-tax bench-audit bench-rebuild
+bench: bench-submissions bench-payments bench-certificates bench-tax bench-audit bench-rebuild
 
 bench-submissions: venv
 	$(PY) bench/submissions.py
@@ -105,3 +105,6 @@ bench-tax: venv
 
 bench-audit: venv
 	POSTGRES_PASSWORD=$${POSTGRES_PASSWORD:-postgres} $(PY) bench/audit.py
+
+bench-rebuild: venv
+	$(PY) bench/rebuild.py

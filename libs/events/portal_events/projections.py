@@ -5,6 +5,13 @@ A `ReadModel` follows the service's own Application (no second instance, unlike 
 `Projection`, whose view writes rows and position in one transaction: the view is updated exactly
 once per event and can be rebuilt from zero with the same result.
 
+Events are applied a batch at a time (issue 12): a batch of notifications read from the log goes
+to a `PostgresView` in one transaction with one tracking update, its statements prepared on one
+connection (`project_batch`), instead of a transaction per event. When a batch fails for a reason
+other than the database it is rolled back and applied again event by event, as before batches,
+so that only the event at fault is parked. (A view that is not a `PostgresView` cannot join a
+batch: it is applied event by event.)
+
 Around that it adds what every service needs:
 - leadership: of all the replicas of a service, one follows the log for a given projection (a
   PostgreSQL advisory lock, released with its connection when that process dies); the others
@@ -17,16 +24,16 @@ Around that it adds what every service needs:
 - retries of parked events that an operator asked for, each applied at most once;
 - health from lag (head of the log minus the view's position, and its age), not from liveness;
 - read-your-writes: a request waiting for its write is woken in-process the moment this
-  replica's follower has committed that position to the view; only a replica that is not the
-  leader (its view is written by another process) polls the view, every few milliseconds (the
-  library's own wait sleeps >= 100 ms).
+  replica's follower has committed the batch holding that position to the view; only a replica
+  that is not the leader (its view is written by another process) polls the view, every few
+  milliseconds (the library's own wait sleeps >= 100 ms).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any, Generic, TypeVar
 
@@ -35,6 +42,7 @@ import structlog
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
     InfrastructureFactory,
+    Mapper,
     Notification,
     Tracking,
     TrackingRecorder,
@@ -60,6 +68,7 @@ from portal_events.notification_log import (
 )
 from portal_events.parked import ParkedEvent, ParkedEvents, describe_failure
 from portal_events.schema import creating_tables
+from portal_events.views import PostgresView
 
 log = structlog.get_logger()
 
@@ -76,6 +85,25 @@ def retry_tracking_name(application_name: str, notification_id: int) -> str:
     and multi-row tracking alike, and a second insert is refused by the primary key.
     """
     return f"{application_name}:retry:{notification_id}"
+
+
+def project_batch(
+    projection: Projection[Any],
+    mapper: Mapper[Any],
+    notifications: Sequence[Notification],
+    up_to: Tracking,
+) -> None:
+    """Apply `notifications` to the projection's view, a `PostgresView`, in one transaction that
+    records `up_to` (at least the last one's position: events of topics the projection does not
+    take may follow it) as the view's tracking position, once. Raises what the projection
+    raised, having written nothing."""
+    view = projection.view
+    assert isinstance(view, PostgresView)
+    with view.batch():
+        for notification in notifications:
+            tracking = Tracking(up_to.application_name, notification.id)
+            projection.process_event(mapper.to_domain_event(notification), tracking)
+        view.insert_tracking(up_to)
 
 
 class ReadModel(Generic[View]):
@@ -186,27 +214,50 @@ class ReadModel(Generic[View]):
                 self._apply_requested_retries()
                 retries_checked = time.monotonic()
             rows = conn.execute(select_after, (position, self._batch_size)).fetchall()
-            skipped_last, applied = False, False
-            for notification in map(to_notification, rows):
-                skipped_last = bool(self._topics) and notification.topic not in self._topics
-                if not skipped_last:
-                    if not self._apply(notification):
-                        return
-                    applied = True
-                    self._committed_up_to(notification.id)
-            if applied:
-                self._notify_listeners()
             if rows:
+                notifications = [
+                    notification
+                    for notification in map(to_notification, rows)
+                    if not self._topics or notification.topic in self._topics
+                ]
+                # The view's position goes past events of topics it does not take too, so that
+                # its lag reaches the head of the log. Only the leader writes it.
+                if not self._apply_batch(notifications, Tracking(self.app.name, rows[-1][0])):
+                    return
                 position = rows[-1][0]
-                if skipped_last:
-                    # Past events of topics it does not take, so that the view's position, and
-                    # hence its lag, reaches the head of the log. Only the leader writes it.
-                    self.view.insert_tracking(Tracking(self.app.name, position))
                 # Everything up to here is in the view (events of other topics change nothing).
                 self._committed_up_to(position)
+                if notifications:
+                    self._notify_listeners()
             if len(rows) < self._batch_size:
                 for _ in conn.notifies(timeout=self._poll_seconds, stop_after=1):
                     pass
+
+    def _apply_batch(self, notifications: Sequence[Notification], up_to: Tracking) -> bool:
+        """Apply a batch of events and the position `up_to` in one view transaction; if that
+        fails for a reason other than the database, event by event (`_apply`), so that only the
+        event at fault is parked. False if asked to stop."""
+        if isinstance(self.view, PostgresView):
+            try:
+                project_batch(self._projection, self.app.mapper, notifications, up_to)
+            except Exception as exc:
+                if is_infrastructure_failure(exc):
+                    raise  # waited out by `_run`, which starts again from the view's position
+                log.warning(
+                    "read_model_batch_failed",
+                    projection=self.name,
+                    first=notifications[0].id if notifications else None,
+                    last=up_to.notification_id,
+                    error=describe_failure(exc),
+                )
+            else:
+                return True
+        for notification in notifications:
+            if not self._apply(notification):
+                return False
+        if not notifications or notifications[-1].id < up_to.notification_id:
+            self.view.insert_tracking(up_to)
+        return True
 
     def _apply(self, notification: Notification) -> bool:
         """Project one event, or park it after `attempts` failures; False if asked to stop."""

@@ -6,14 +6,15 @@
 For each read model the service declares (`Service.read_models` in `<service>_service.main`;
 one with `--projection`), a projection of the same class named `<name>_rebuild` gets fresh
 tables beside the live ones (`portal_events.views`: a projection with another name has tables of
-its own, side tables included) and applies the service's whole log to them, showing the events
-done, events/s and the time left on stderr. The live view is compared at one position: once it
-has caught up with the head of the log (waited for, up to `CATCH_UP_SECONDS`), its tracking
-position and a copy of all its tables are taken in one transaction; the rebuild applies exactly
-the events up to that position; then each table is compared with the copy, `EXCEPT ALL` both
-ways. It prints "equal" or the differing rows (at most `SHOWN_DIFFERENCES` per table and side)
-and exits 0 when every read model is equal, 1 otherwise. The rebuilt tables are dropped at the
-end unless `--keep`.
+its own, side tables included) and applies the service's whole log to them, a batch of events
+per transaction as the live read model does (`portal_events.projections.project_batch`),
+showing the events done, events/s and the time left on stderr. The live view is compared at one
+position: once it has caught up with the head of the log (waited for, up to
+`CATCH_UP_SECONDS`), its tracking position and a copy of all its tables are taken in one
+transaction; the rebuild applies exactly the events up to that position; then each table is
+compared with the copy, `EXCEPT ALL` both ways. It prints "equal" with the replay's events/s,
+or the differing rows (at most `SHOWN_DIFFERENCES` per table and side), and exits 0 when every
+read model is equal, 1 otherwise. The rebuilt tables are dropped at the end unless `--keep`.
 
 Columns that a worker writes rather than the events (a view's `worker_columns`, e.g. when a
 reconciler last looked at a payment) cannot be rebuilt and are left out of the comparison.
@@ -37,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import psycopg
-from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.persistence import InfrastructureFactory, Notification, Tracking
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment
@@ -50,7 +51,9 @@ from portal_events.notification_log import (
 )
 from portal_events.parked import describe_failure
 from portal_events.progress import Progress
+from portal_events.projections import project_batch
 from portal_events.schema import creating_tables
+from portal_events.views import PostgresView
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -70,6 +73,7 @@ class Outcome:
     projection: str
     position: int
     events: int = 0
+    replay_seconds: float = 0.0
     differences: list[dict[str, Any]] = field(default_factory=list)
     differing_rows: int = 0
     schema_problems: list[str] = field(default_factory=list)
@@ -78,6 +82,10 @@ class Outcome:
     @property
     def equal(self) -> bool:
         return not self.differing_rows and not self.schema_problems
+
+    @property
+    def events_per_second(self) -> float:
+        return self.events / max(self.replay_seconds, 1e-6)
 
 
 def load_service(name: str) -> Service:
@@ -240,31 +248,48 @@ class ReadModelRebuild:
             self.progress_out,
             label=f"rebuilding {self.name}",
         )
+        started = time.monotonic()
         start = 1
         while True:
             notifications = self.recorder.select_notifications(
                 start, BATCH_SIZE, stop=outcome.position, topics=topics
             )
-            for notification in notifications:
-                tracking = Tracking(self.application.name, notification.id)
-                try:
-                    domain_event = self.application.mapper.to_domain_event(notification)
-                    self.projection.process_event(domain_event, tracking)
-                except Exception as exc:
-                    if is_infrastructure_failure(exc):
-                        raise
-                    outcome.failures.append(
-                        f"{notification.id} {notification.topic}: {describe_failure(exc)}"
-                    )
+            if notifications:
+                self._apply(notifications, outcome)
             outcome.events += len(notifications)
             progress.add(len(notifications))
             if len(notifications) < BATCH_SIZE:
                 break
             start = notifications[-1].id + 1
+        outcome.replay_seconds = time.monotonic() - started
         if (self.rebuilt.max_tracking_id(self.application.name) or 0) < outcome.position:
             # Past the events of other topics, as the live view is: a kept view goes on from there.
             self.rebuilt.insert_tracking(Tracking(self.application.name, outcome.position))
         progress.finish()
+
+    def _apply(self, notifications: Sequence[Notification], outcome: Outcome) -> None:
+        """One batch in one transaction; if it fails, event by event, each event that cannot
+        be applied reported in `outcome` (as the live read model parks it)."""
+        if isinstance(self.rebuilt, PostgresView):
+            up_to = Tracking(self.application.name, notifications[-1].id)
+            try:
+                project_batch(self.projection, self.application.mapper, notifications, up_to)
+            except Exception as exc:
+                if is_infrastructure_failure(exc):
+                    raise
+            else:
+                return
+        for notification in notifications:
+            tracking = Tracking(self.application.name, notification.id)
+            try:
+                domain_event = self.application.mapper.to_domain_event(notification)
+                self.projection.process_event(domain_event, tracking)
+            except Exception as exc:
+                if is_infrastructure_failure(exc):
+                    raise
+                outcome.failures.append(
+                    f"{notification.id} {notification.topic}: {describe_failure(exc)}"
+                )
 
     def _count_events(self, position: int, topics: Sequence[str]) -> int:
         with self.datastore.get_connection() as conn:
@@ -377,7 +402,11 @@ def report(service: str, outcome: Outcome, out: TextIO) -> None:
     for failure in outcome.failures:
         print(f"{where}: could not apply {failure}", file=out)
     if outcome.equal:
-        print(f"{where}: equal ({outcome.events:,} events replayed)", file=out)
+        print(
+            f"{where}: equal ({outcome.events:,} events replayed, "
+            f"{outcome.events_per_second:,.0f} events/s)",
+            file=out,
+        )
     else:
         print(
             f"{where}: different, {outcome.differing_rows} rows differ"

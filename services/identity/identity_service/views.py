@@ -237,9 +237,9 @@ class RevokedTokensView(PostgresView):
     def _write_user(
         self, statement: LiteralString, params: dict[str, Any], tracking: Tracking
     ) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute(SQL(statement).format(users=self._users), params)
-            self._insert_tracking(curs, tracking)
+        with self.changing() as curs:  # the read model's batch, if one is open
+            curs.execute(SQL(statement).format(users=self._users), params, prepare=True)
+            self.track(curs, tracking)
 
     def refusal(self, principal: Principal) -> str | None:
         """The kit's `TokenRevocations`: None to accept the token, else why it is refused.
