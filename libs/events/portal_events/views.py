@@ -32,6 +32,10 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 
+class OutsideBatchError(RuntimeError):
+    """A view's code opened a transaction of its own while the read model's batch was open."""
+
+
 @dataclass
 class _Batch:
     """The transaction of an open batch and the positions to record at its end (per tracking
@@ -135,6 +139,19 @@ class PostgresView(PostgresTrackingRecorder):
         else:
             name, position = tracking.application_name, tracking.notification_id
             batch.positions[name] = max(batch.positions.get(name, position), position)
+
+    def _insert_tracking(self, curs: Cursor[DictRow], tracking: Tracking) -> None:
+        batch = self._open_batch()
+        if batch is not None and curs is not batch.cursor:
+            # A view writing in a transaction of its own inside a batch: its changes would commit
+            # apart from the batch's (and its tracking would refuse the batch's). Said plainly;
+            # the read model then applies that batch event by event, outside any batch.
+            msg = (
+                f"view {self.table_name} wrote in a transaction of its own during a batch: "
+                "write through changing() and track()"
+            )
+            raise OutsideBatchError(msg)
+        super()._insert_tracking(curs, tracking)
 
     def insert_tracking(self, tracking: Tracking) -> None:
         """Record `tracking` alone (an event that changes nothing in the view); inside a batch,

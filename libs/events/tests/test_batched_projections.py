@@ -19,7 +19,7 @@ from eventsourcing.projection import Projection
 sys.path.insert(0, str(Path(__file__).parent))
 
 from portal_events.projections import ReadModel
-from portal_events.views import PostgresView
+from portal_events.views import OutsideBatchError, PostgresView
 from sample_domain import Parcel, ParcelApplication
 
 pytestmark = pytest.mark.integration
@@ -188,3 +188,23 @@ def test_a_batched_view_rebuilt_from_zero_equals_the_live_one(parcels):
     assert len(live.view.rows()) == 40
     assert rebuilt.view.rows() == live.view.rows()
     assert all(row["notes"] == 3 and row["last_note"] == "again" for row in live.view.rows())
+
+
+def test_a_view_writing_in_a_transaction_of_its_own_inside_a_batch_is_refused_plainly(parcels):
+    """Issue 12: a view's write that opened its own transaction inside a batch would commit apart
+    from it; it is refused with an error naming the rule, and nothing of it is committed."""
+    app, read_model = parcels
+    model = read_model()
+    parcel = Parcel(label="alone")
+    position = app.save(parcel)[-1].notification.id
+    assert model.wait(position, timeout=10)
+    view = model.view
+    with (
+        pytest.raises(OutsideBatchError, match="changing"),
+        view.batch(),
+        view.datastore.transaction(commit=True) as cursor,
+    ):
+        cursor.execute(view.sql("UPDATE {table} SET notes = 99"), {})
+        view._insert_tracking(cursor, Tracking("elsewhere", 1))
+    assert view.rows() == [{"label": "alone", "notes": 0, "last_note": None}]
+    assert view.max_tracking_id("elsewhere") is None
