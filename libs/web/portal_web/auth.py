@@ -3,11 +3,18 @@
 Identity publishes its public keys as a JWKS; every other service fetches and caches them
 (`portal_web.jwks`) and never calls identity per request. A token that verifies may still be
 refused (`TokenRevocations`: logged out, password changed, account disabled, role changed).
+
+A client sends the same token with every request for its lifetime, and checking an ES256
+signature is the dearest step of a request's authentication (issue 12), so a token that verified
+is remembered for a minute at most — never past its expiry, nor longer than a key lives in the
+JWKS cache — and the revocation check still runs on every request.
 """
 
 from __future__ import annotations
 
 import math
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Protocol
@@ -24,6 +31,9 @@ from portal_web.jwks import JwksKeys, KeysUnavailable, UnknownKey
 from portal_web.settings import ServiceSettings
 
 ALGORITHM = "ES256"  # pinned: a token naming another `alg` is rejected
+# Verified tokens remembered: for how long at most, and how many.
+VERIFIED_SECONDS = 60.0
+VERIFIED_TOKENS = 10_000
 ROLES = ("citizen", "business", "clerk", "auditor", "admin")
 STAFF_ROLES = ("clerk", "auditor", "admin")
 
@@ -79,6 +89,8 @@ class TokenVerifier:
     ) -> None:
         if (jwks_url is None) == (public_key is None):
             raise ValueError("give exactly one of jwks_url and public_key")
+        # token -> (principal, until when it may be taken without checking its signature again)
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
@@ -114,14 +126,31 @@ class TokenVerifier:
         401 `invalid_token` for a bad token; 503 `identity_unavailable` when its key cannot be
         fetched from identity.
         """
+        now = time.time()
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            principal, until = remembered
+            if now < until:
+                self._verified.move_to_end(token)
+                return principal
+            del self._verified[token]
         if self._jwks is None:
-            return self._decode(token, self._public_key)
-        kid = _key_id(token)
-        try:
-            key = await self._jwks.key(kid)
-        except (KeysUnavailable, UnknownKey) as exc:
-            raise self._key_problem(exc) from exc
-        return self._decode(token, key)
+            principal = self._decode(token, self._public_key)
+        else:
+            kid = _key_id(token)
+            try:
+                key = await self._jwks.key(kid)
+            except (KeysUnavailable, UnknownKey) as exc:
+                raise self._key_problem(exc) from exc
+            principal = self._decode(token, key)
+        self._remember(token, principal, now)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, now: float) -> None:
+        expires = principal.expires_at if principal.expires_at is not None else now
+        self._verified[token] = (principal, min(now + VERIFIED_SECONDS, expires + self.leeway))
+        while len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
 
     def _key_problem(self, exc: Exception) -> ApiError:
         if isinstance(exc, KeysUnavailable) and self._jwks is not None:

@@ -228,3 +228,45 @@ def test_a_refused_token_is_401_invalid_token_with_the_reason_checked_off_the_lo
     assert accepted.status_code == 200
     assert revocations.seen[-1].issued_at is not None
     assert not any(revocations.on_loop)
+
+
+def test_a_verified_token_is_remembered_until_its_expiry_and_still_checked_for_refusal(
+    monkeypatch,
+):
+    """Issue 12 (the cost of a request) with issue 6: the same token again is not verified
+    again (its ES256 signature is the dearest step), yet its expiry still holds and the
+    revocation check still runs on every request."""
+    verifier = TokenVerifier(
+        issuer="portal-identity", audience="portal", public_key=KEY.public_key(), leeway=0
+    )
+    decoded: list[str] = []
+    decode = jwt.decode
+
+    def counting_decode(encoded: str, *args, **kwargs):
+        decoded.append(encoded)
+        return decode(encoded, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    expires = int(time.time()) + 1
+    bearer = token(exp=expires)["Authorization"].removeprefix("Bearer ")
+    first = asyncio.run(verifier.authenticate(bearer))
+    assert asyncio.run(verifier.authenticate(bearer)) == first
+    assert len(decoded) == 1
+
+    forged = bearer[:-4] + ("AAAA" if not bearer.endswith("AAAA") else "BBBB")
+    with pytest.raises(ApiError):  # another token string is verified on its own
+        asyncio.run(verifier.authenticate(forged))
+
+    time.sleep(max(0.0, expires + 0.05 - time.time()))
+    with pytest.raises(ApiError):  # expired: remembered no longer
+        asyncio.run(verifier.authenticate(bearer))
+
+
+def test_a_remembered_token_is_still_refused_once_revoked(client):
+    """Issue 6 "Token refusal" with issue 12's remembered tokens: a token that was accepted is
+    401 on its next use once its user is refused."""
+    user = str(uuid.uuid4())
+    headers = token(sub=user)
+    assert client.post("/demo/echo", json={"text": "x"}, headers=headers).status_code == 200
+    client.app.state.token_revocations = RefusingUser(user)
+    assert client.post("/demo/echo", json={"text": "x"}, headers=headers).status_code == 401
