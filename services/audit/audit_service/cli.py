@@ -31,7 +31,9 @@ checkpoints.
 
 Every command takes --audit-database (default "audit"). The databases are found as the services
 find theirs: POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, POSTGRES_PASSWORD (default: the local
-stack, 127.0.0.1:54329, postgres/postgres); a service's database is named after it.
+stack, 127.0.0.1:54329, postgres/postgres); a service's database is named after it. A database
+on a PostgreSQL cluster of its own (docker-compose's `postgres-requests`, ...) is found at
+POSTGRES_HOST_<DATABASE>, e.g. POSTGRES_HOST_REQUESTS=postgres-requests.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ def _record(postgres: Postgres, audit_database: str, results: list[Verification]
     if not results:
         return
     settings = AuditSettings(
-        postgres_host=postgres.host,
+        postgres_host=postgres.host_of(audit_database),
         postgres_port=postgres.port,
         postgres_user=postgres.user,
         postgres_password=postgres.password,
@@ -231,7 +233,7 @@ def run_checkpoint(args: argparse.Namespace, postgres: Postgres) -> int:
             heads[service] = conn.execute(query).fetchone()[0]  # type: ignore[index]
         request_checkpoint(
             make_conninfo(
-                host=postgres.host,
+                host=postgres.host_of(database),
                 port=postgres.port,
                 user=postgres.user,
                 password=postgres.password,

@@ -29,7 +29,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -251,25 +251,36 @@ def _deleted(service: str, archived: ArchivedRow) -> Problem:
 @dataclass(frozen=True)
 class Postgres:
     """Where the databases are: POSTGRES_HOST/PORT/USER/PASSWORD as the services read them,
-    by default the local stack's."""
+    by default the local stack's. A database on a cluster of its own (a busy service's, in
+    production layouts) is found at POSTGRES_HOST_<DATABASE> (e.g. POSTGRES_HOST_REQUESTS)."""
 
     host: str = "127.0.0.1"
     port: int = 54329
     user: str = "postgres"
     password: str = "postgres"  # noqa: S105 - the local stack's, as for `make rebuild-worklist`
+    hosts: Mapping[str, str] = field(default_factory=dict)  # database -> its cluster's host
 
     @classmethod
     def from_env(cls) -> Postgres:
+        prefix = "POSTGRES_HOST_"
         return cls(
             host=os.environ.get("POSTGRES_HOST", cls.host),
             port=int(os.environ.get("POSTGRES_PORT", cls.port)),
             user=os.environ.get("POSTGRES_USER", cls.user),
             password=os.environ.get("POSTGRES_PASSWORD", cls.password),
+            hosts={
+                name.removeprefix(prefix).lower(): value
+                for name, value in os.environ.items()
+                if name.startswith(prefix) and value
+            },
         )
+
+    def host_of(self, dbname: str) -> str:
+        return self.hosts.get(dbname.lower(), self.host)
 
     def connect(self, dbname: str, **kwargs: Any) -> psycopg.Connection[Any]:
         return psycopg.connect(
-            host=self.host,
+            host=self.host_of(dbname),
             port=self.port,
             user=self.user,
             password=self.password,

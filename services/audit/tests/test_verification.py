@@ -423,3 +423,15 @@ def test_an_export_of_a_range_is_verified_from_its_first_line(ledger):
 
     assert result.ok, result.problems
     assert (result.anchored_at, result.events, result.checkpoints) == (5, 6, 1)
+
+
+def test_a_database_on_a_cluster_of_its_own_is_found_at_its_own_host(monkeypatch):
+    """X-1 with issue 12's production layout (busy services on PostgreSQL clusters of their
+    own): verification reads each service's database from its cluster, the rest from the
+    shared one."""
+    monkeypatch.setenv("POSTGRES_HOST", "postgres")
+    monkeypatch.setenv("POSTGRES_HOST_REQUESTS", "postgres-requests")
+    postgres = Postgres.from_env()
+    assert postgres.host_of("requests") == "postgres-requests"
+    assert postgres.host_of("audit") == "postgres"
+    assert postgres.host_of("protocol") == "postgres"
