@@ -297,7 +297,8 @@ class GroupCommit:
     @staticmethod
     def _keep_counters(items: list[_Item]) -> None:
         for item in items:
-            if item.counter is not None and item.numbered is not None:
+            if item.counter is not None:  # set only on a numbered command that was built
+                assert item.numbered is not None
                 item.numbered.numbering.saved(item.counter)
 
     @staticmethod

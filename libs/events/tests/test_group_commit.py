@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
-import psycopg
 import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
@@ -87,6 +86,24 @@ def database(infra, fresh_database) -> dict[str, str]:
 
 
 @pytest.fixture
+def stored_versions(infra, database) -> Callable[[], dict[UUID, list[int]]]:
+    """Every aggregate's stored versions, in order, as the database holds them now."""
+
+    def read() -> dict[UUID, list[int]]:
+        with infra.connect(database["POSTGRES_DBNAME"]) as conn:
+            rows = conn.execute(
+                "SELECT originator_id, originator_version FROM ledgers_events "
+                "ORDER BY originator_id, originator_version"
+            ).fetchall()
+        found: dict[UUID, list[int]] = {}
+        for originator_id, version in rows:
+            found.setdefault(originator_id, []).append(version)
+        return found
+
+    return read
+
+
+@pytest.fixture
 def ledgers(database) -> Iterator[Ledgers]:
     app = Ledgers(env=database)
     yield app
@@ -139,32 +156,13 @@ class Batch:
             thread.join(timeout=30)
 
 
-def versions(conninfo: dict[str, str]) -> dict[UUID, list[int]]:
-    """Every aggregate's stored versions, in order."""
-    with psycopg.connect(
-        host=conninfo["POSTGRES_HOST"],
-        port=int(conninfo["POSTGRES_PORT"]),
-        user=conninfo["POSTGRES_USER"],
-        password=conninfo["POSTGRES_PASSWORD"],
-        dbname=conninfo["POSTGRES_DBNAME"],
-    ) as conn:
-        rows = conn.execute(
-            "SELECT originator_id, originator_version FROM ledgers_events "
-            "ORDER BY originator_id, originator_version"
-        ).fetchall()
-    found: dict[UUID, list[int]] = {}
-    for originator_id, version in rows:
-        found.setdefault(originator_id, []).append(version)
-    return found
-
-
-def assert_no_version_gaps(database: dict[str, str]) -> None:
-    for originator_id, stored in versions(database).items():
-        assert stored == list(range(1, len(stored) + 1)), (originator_id, stored)
+def assert_no_version_gaps(stored: dict[UUID, list[int]]) -> None:
+    for originator_id, versions in stored.items():
+        assert versions == list(range(1, len(versions) + 1)), (originator_id, versions)
 
 
 def test_32_concurrent_commands_are_saved_in_one_transaction_each_caller_getting_its_own(
-    ledgers, database
+    ledgers, stored_versions
 ):
     """Issue 12 "Group commit": every command that queued while a commit ran goes into the next
     transaction, and each caller is answered with its own recordings and actor."""
@@ -195,10 +193,12 @@ def test_32_concurrent_commands_are_saved_in_one_transaction_each_caller_getting
     # Ids were handed out in queue order, as one transaction's insert hands them out.
     ordered = [batch.outcomes[f"caller {i}"][1][-1].notification.id for i in range(32)]
     assert ordered == sorted(ordered)
-    assert_no_version_gaps(database)
+    assert_no_version_gaps(stored_versions())
 
 
-def test_a_conflict_fails_only_its_item_and_later_items_on_the_same_aggregate(ledgers, database):
+def test_a_conflict_fails_only_its_item_and_later_items_on_the_same_aggregate(
+    ledgers, database, stored_versions
+):
     """Issue 12 "Group commit": an optimistic-concurrency conflict fails the item that caused it
     and every later item of the batch touching the same aggregate; the rest are saved, and no
     aggregate is left with a version gap."""
@@ -237,7 +237,7 @@ def test_a_conflict_fails_only_its_item_and_later_items_on_the_same_aggregate(le
     assert ledgers.repository.get(bystander.id).entries == 1
     assert ledgers.repository.get(before.id).label == "before"
     assert ledgers.repository.get(after.id).label == "after"
-    assert_no_version_gaps(database)
+    assert_no_version_gaps(stored_versions())
     # The caller's usual retry (reload, change, save) then succeeds.
     written = ledgers.changing(lambda: ledgers.repository.get(contested.id), Ledger.enter)
     assert written.result.entries == 2
@@ -265,7 +265,7 @@ def test_a_command_that_fails_to_build_takes_no_number_and_fails_alone(ledgers):
 
 
 def test_numbers_are_issued_in_the_batch_and_taken_again_when_another_replica_moved_the_counter(
-    ledgers, database
+    ledgers, database, stored_versions
 ):
     """Issue 12 "Numbering in the writer": a batch's commands take consecutive numbers with one
     counter save; when another replica took numbers meanwhile, the batch is built again with the
@@ -301,10 +301,10 @@ def test_numbers_are_issued_in_the_batch_and_taken_again_when_another_replica_mo
         batch.queue("b", lambda: ledgers.open_numbered("b"))
     assert batch.inserts == 2  # the conflicting try and the rebuilt batch
     assert [batch.outcomes["a"][0], batch.outcomes["b"][0]] == ["2026/000007", "2026/000008"]
-    assert_no_version_gaps(database)
+    assert_no_version_gaps(stored_versions())
 
 
-def test_a_repeated_idempotency_key_in_one_batch_records_once(ledgers, database):
+def test_a_repeated_idempotency_key_in_one_batch_records_once(ledgers, stored_versions):
     """Issue 12 with DESIGN "HTTP" idempotency: twins queued in the same batch conflict on the
     key's record; the first is saved, the second finds it on its retry and gets the same
     result, and no number is lost."""
@@ -317,10 +317,12 @@ def test_a_repeated_idempotency_key_in_one_batch_records_once(ledgers, database)
     assert batch.outcomes["twin"][1] is None  # a repeat: nothing new to wait for
     numbers = sorted([batch.outcomes["first"][0], batch.outcomes["other"][0]])
     assert numbers == ["2026/000001", "2026/000002"]
-    assert_no_version_gaps(database)
+    assert_no_version_gaps(stored_versions())
 
 
-def test_numbers_stay_sequential_and_distinct_with_two_replicas_submitting_at_once(database):
+def test_numbers_stay_sequential_and_distinct_with_two_replicas_submitting_at_once(
+    database, stored_versions
+):
     """Issue 12: two replicas, each with its own writer and counter, submitting concurrently."""
     replicas = [Ledgers(env=database), Ledgers(env=database)]
     numbers: list[str] = []
@@ -342,7 +344,7 @@ def test_numbers_stay_sequential_and_distinct_with_two_replicas_submitting_at_on
         for app in replicas:
             app.close()
     assert sorted(numbers) == [f"2026/{n:06d}" for n in range(1, 121)]
-    assert_no_version_gaps(database)
+    assert_no_version_gaps(stored_versions())
 
 
 def test_a_reader_tailing_the_log_while_16_writers_commit_never_skips_an_id(database):
@@ -389,7 +391,9 @@ def test_a_reader_tailing_the_log_while_16_writers_commit_never_skips_an_id(data
     assert seen == committed  # nothing skipped, nothing out of order
 
 
-def test_a_crash_between_enqueue_and_commit_loses_only_unacknowledged_commands(database):
+def test_a_crash_between_enqueue_and_commit_loses_only_unacknowledged_commands(
+    database, stored_versions
+):
     """Issue 12 "Durability stays as it is": a process killed (SIGKILL) while its writer has
     commands queued and in flight leaves every acknowledged command saved and loadable."""
     env = {**os.environ, **database}
@@ -410,9 +414,9 @@ def test_a_crash_between_enqueue_and_commit_loses_only_unacknowledged_commands(d
     finally:
         child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
-    stored = versions(database)
+    stored = stored_versions()
     assert set(acknowledged) <= set(stored)
-    assert_no_version_gaps(database)
+    assert_no_version_gaps(stored_versions())
     app = Ledgers(env=database)
     try:
         for ledger_id in acknowledged:
